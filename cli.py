@@ -1,0 +1,63 @@
+"""The ``hsnet-deploy`` command: a thin layer over the Python API.
+
+Each subcommand lives beside the code it drives, in a module that defines
+
+- ``HELP``: one line for ``hsnet-deploy --help``;
+- ``add_arguments(parser)``: its options;
+- ``run(args) -> int``: the work, importing heavy dependencies (torch, onnx,
+  onnxruntime, tensorrt) only inside, so ``--help`` stays fast and torch-free.
+
+A :class:`~hsnet_deploy.errors.UserError` anywhere becomes one line on stderr and exit
+status 2; unknown options are rejected by argparse with status 2 as well.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Sequence
+
+from . import __version__
+from .errors import UserError
+
+# name -> module (relative to hsnet_deploy) that implements it, in the order --help lists them.
+COMMANDS: dict[str, str] = {
+    "demo": "hsnet.demo_command",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hsnet-deploy",
+        description="Export, compile and run HSNet few-shot segmentation "
+        "(PyTorch -> ONNX -> TensorRT FP16/INT8).",
+    )
+    parser.add_argument("--version", action="version", version=f"hsnet-deploy {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module_name in COMMANDS.items():
+        module = importlib.import_module(f"{__package__}.{module_name}")
+        cmd = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(cmd)
+        cmd.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "_run", None) is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(args._run(args) or 0)
+    except UserError as err:
+        print(f"hsnet-deploy {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"hsnet-deploy {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
