@@ -1,0 +1,38 @@
+"""Shared fixtures: small deterministic HSNets (built once per session, they are slow-ish)."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+
+@pytest.fixture(scope="session")
+def random_hsnet():
+    """random_hsnet(backbone, seed=0) -> eval-mode HSNet with random non-trivial weights."""
+    from hsnet_deploy.hsnet import HSNet, randomize_for_testing
+
+    cache = {}
+
+    def make(backbone: str = "resnet50", seed: int = 0):
+        key = (backbone, seed)
+        if key not in cache:
+            cache[key] = randomize_for_testing(HSNet(backbone), seed).eval()
+        return cache[key]
+
+    return make
+
+
+def random_episode(b: int, k: int, size: int, seed: int = 0):
+    """Random normalised images and ragged binary masks (blobs, never empty)."""
+    g = torch.Generator().manual_seed(seed)
+    query = torch.randn(b, 3, size, size, generator=g)
+    supports = torch.randn(b, k, 3, size, size, generator=g)
+    yy, xx = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
+    masks = torch.zeros(b, k, size, size)
+    for i in range(b):
+        for j in range(k):
+            cy, cx, r = (torch.rand(3, generator=g) * torch.tensor([size, size, size / 3])).tolist()
+            wobble = torch.sin(xx * 0.37 + yy * 0.21 + i + j) * size / 12
+            masks[i, j] = (((yy - cy) ** 2 + (xx - cx) ** 2).sqrt() < r + size / 8 + wobble).float()
+    return query, supports, masks
