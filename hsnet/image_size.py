@@ -27,6 +27,7 @@ def squeezed_support_sizes(size: int, backbone: str) -> tuple[int, int, int]:
 
 def check_image_size(height: int, width: int, backbone: str) -> None:
     """Raise UserError unless (height, width) gives a valid pyramid for ``backbone``."""
+    height, width = int(height), int(width)  # sizes arrive as 0-d tensors while tracing
     for side in (height, width):
         n1, n2, n3 = level_sizes(side, backbone)
         if min(n1, n2, n3) < 1:
