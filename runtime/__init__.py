@@ -1,0 +1,46 @@
+"""hsnet_deploy.runtime: torch-free few-shot segmentation on ONNX Runtime / TensorRT.
+
+    from hsnet_deploy.runtime import Segmenter
+    with Segmenter.load("hsnet.onnx") as seg:
+        mask = seg.segment("query.jpg", ["support.jpg"], ["support.png"])
+
+Pieces (one idea per module):
+
+- ``images``: ``load_image``, ``load_mask`` (binarisation rule), ``as_image``, ``as_mask``
+- ``preprocess``: ``preprocess_image``, ``preprocess_mask`` (the official pipeline)
+- ``resize``: ``resize_logits`` / ``resize_bilinear_align_corners`` (PyTorch-exact)
+- ``kshot_vote``, ``postprocess``, ``overlay``
+- ``runner``: the ``Runner`` interface; ``onnxruntime_runner``, ``tensorrt_runner``
+  (+ ``cuda_memory``, ``engine_sidecar``), ``torch_runner``
+- ``graph_metadata``: metadata keys and graph I/O; ``model_files``: path -> backend
+- ``segmenter``: the ``Segmenter`` facade; ``command``: ``hsnet-deploy run``
+
+Importing this package needs only numpy and PIL: onnxruntime, tensorrt and torch are
+imported by the runners that use them, when they are activated.
+"""
+
+from .graph_metadata import GraphInfo
+from .images import load_image, load_mask
+from .kshot_vote import kshot_vote
+from .overlay import overlay
+from .postprocess import postprocess
+from .preprocess import preprocess_image, preprocess_mask
+from .resize import resize_bilinear_align_corners, resize_logits
+from .runner import Runner, TensorSpec
+from .segmenter import Segmenter
+
+__all__ = [
+    "GraphInfo",
+    "Runner",
+    "Segmenter",
+    "TensorSpec",
+    "kshot_vote",
+    "load_image",
+    "load_mask",
+    "overlay",
+    "postprocess",
+    "preprocess_image",
+    "preprocess_mask",
+    "resize_bilinear_align_corners",
+    "resize_logits",
+]
