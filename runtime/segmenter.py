@@ -1,0 +1,294 @@
+"""``Segmenter``: few-shot segmentation on images of any size, on any backend.
+
+    seg = Segmenter.load("hsnet.onnx")              # or .engine, .pt; split graphs if present
+    mask = seg.segment(query, [support], [mask])    # (h, w) uint8 {0, 1} at the query's size
+
+    seg.set_support(supports, masks)                # encode the support set once ...
+    for q in queries:
+        mask = seg.segment(q)                       # ... and run only the query path
+
+Per episode: images -> ``preprocess_image``, masks -> ``preprocess_mask`` (shared pure
+functions), the backend's graph(s), then per-shot logits (K, 2, S, S) ->
+``resize_logits`` to the query's (h, w) -> ``kshot_vote``. With split graphs (or a
+PyTorch model) ``set_support`` runs the support encoder once and keeps its features;
+with only an episode graph it keeps the preprocessed support tensors.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Mapping, Optional, Sequence, Union
+
+import numpy as np
+from PIL import Image
+
+from ..errors import UserError
+from .graph_metadata import EPISODE, QUERY, SUPPORT_ENCODER, SUPPORT_FEATURES, GraphInfo
+from .images import ImageLike, MaskLike, as_image, as_mask, describe
+from .kshot_vote import kshot_vote
+from .model_files import resolve_model_files
+from .preprocess import preprocess_image, preprocess_mask
+from .resize import resize_logits
+from .runner import Runner
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass
+class SupportSet:
+    """A validated, preprocessed support set (and its encoding, with split graphs)."""
+
+    images: np.ndarray  # (1, K, 3, S, S) float32
+    masks: np.ndarray  # (1, K, S, S) float32 {0, 1}
+    features: dict = field(default_factory=dict)  # support_c3/c2/c1 when encoded
+
+    @property
+    def shots(self) -> int:
+        return int(self.images.shape[1])
+
+
+def check_support_pair(image: np.ndarray, mask: np.ndarray, image_name: str, mask_name: str) -> None:
+    """A support mask must match its image's size and mark at least one pixel."""
+    if mask.shape != image.shape[:2]:
+        h, w = image.shape[:2]
+        mh, mw = mask.shape
+        raise UserError(f"mask {mask_name} is {mw}x{mh} but its image {image_name} is {w}x{h}")
+    if not mask.any():
+        raise UserError(f"mask {mask_name} is empty: a support mask needs at least one foreground pixel")
+
+
+def _as_list(items, what: str) -> list:
+    if items is None:
+        return []
+    if isinstance(items, (str, os.PathLike, Image.Image, np.ndarray)):
+        return [items]
+    try:
+        return list(items)
+    except TypeError:
+        raise UserError(f"{what} must be an image/mask or a list of them, got {type(items).__name__}") from None
+
+
+def _open_runners(path: Union[str, os.PathLike], device: str, img_size: Optional[int], backbone: Optional[str]) -> dict:
+    """Create and activate the runners for ``path`` (graph kind -> Runner)."""
+    files = resolve_model_files(path)
+    runners: dict[str, Runner] = {}
+    try:
+        if files.backend == "onnxruntime":
+            from .onnxruntime_runner import OnnxRuntimeRunner
+
+            for kind, p in files.paths.items():
+                runners[kind] = OnnxRuntimeRunner(p, device=device).activate()
+        elif files.backend == "tensorrt":
+            if device == "cpu":
+                raise UserError("TensorRT engines run on a CUDA GPU only; use the .onnx file for --device cpu")
+            from .tensorrt_runner import TensorRTRunner
+
+            for kind, p in files.paths.items():
+                runners[kind] = TensorRTRunner(p).activate()
+        else:
+            from .torch_runner import DEFAULT_IMG_SIZE, TorchModelLoader, TorchRunner
+
+            loader = TorchModelLoader(files.paths[EPISODE], device=device, backbone=backbone)
+            size = img_size or DEFAULT_IMG_SIZE
+            for kind in (SUPPORT_ENCODER, QUERY):
+                runners[kind] = TorchRunner(loader, graph=kind, img_size=size).activate()
+    except BaseException:
+        for runner in runners.values():
+            runner.deactivate()
+        raise
+    return runners
+
+
+class Segmenter:
+    """Segments a query image given a few annotated support images."""
+
+    def __init__(self, runners: Mapping[str, Runner]) -> None:
+        """``runners``: active runners, {"episode": r} or {"support_encoder": r, "query": r}."""
+        kinds = set(runners)
+        if kinds not in ({EPISODE}, {SUPPORT_ENCODER, QUERY}):
+            raise ValueError(f"need an episode runner or a support_encoder + query pair, got {sorted(kinds)}")
+        self.runners = dict(runners)
+        infos = {}
+        for kind, runner in self.runners.items():
+            info = getattr(runner, "info", None) or GraphInfo.from_metadata(runner.metadata, runner.path)
+            info.require_kind(kind)
+            infos[kind] = info
+        if self.is_split:
+            infos[SUPPORT_ENCODER].check_same_export(infos[QUERY])
+        self.info: GraphInfo = infos[QUERY if self.is_split else EPISODE]
+        self._check_input_size()
+        self._support: Optional[SupportSet] = None
+
+    # ---- construction ----------------------------------------------------------------
+    @classmethod
+    def load(
+        cls,
+        path: Union[str, os.PathLike],
+        device: str = "auto",
+        img_size: Optional[int] = None,
+        backbone: Optional[str] = None,
+    ) -> "Segmenter":
+        """Open a model file: ``.onnx`` (split graphs used when present), ``.engine``, ``.pt``.
+
+        ``device``: "auto" (GPU when the backend has one), "cpu" or "cuda".
+        ``img_size`` and ``backbone`` only matter for ``.pt`` checkpoints (default 400;
+        backbone inferred from the checkpoint); exported graphs fix both.
+        """
+        if device not in DEVICES:
+            raise UserError(f"unknown device '{device}' (expected one of {', '.join(DEVICES)})")
+        runners = _open_runners(path, device, img_size, backbone)
+        try:
+            segmenter = cls(runners)
+            if img_size is not None and img_size != segmenter.img_size:
+                raise UserError(
+                    f"{path} was exported for {segmenter.img_size}x{segmenter.img_size} inputs, "
+                    f"not {img_size}x{img_size}"
+                )
+            return segmenter
+        except BaseException:
+            for runner in runners.values():
+                runner.deactivate()
+            raise
+
+    def _check_input_size(self) -> None:
+        for runner in self.runners.values():
+            for spec in runner.inputs.values():
+                if spec.name in ("query_img", "support_imgs", "support_masks"):
+                    for dim in spec.shape[-2:]:
+                        if dim is not None and dim != self.img_size:
+                            raise UserError(
+                                f"{runner.path}: input '{spec.name}' is {spec.shape[-2:]} but its metadata "
+                                f"says img_size {self.img_size}"
+                            )
+
+    # ---- properties ------------------------------------------------------------------
+    @property
+    def is_split(self) -> bool:
+        return EPISODE not in self.runners
+
+    @property
+    def img_size(self) -> int:
+        return self.info.img_size
+
+    @property
+    def shots(self) -> Optional[int]:
+        """The fixed K of the model, or None when any K works."""
+        return self.info.shots
+
+    @property
+    def backend(self) -> str:
+        return next(iter(self.runners.values())).backend
+
+    @property
+    def metadata(self) -> dict:
+        return dict(self.runners[QUERY if self.is_split else EPISODE].metadata)
+
+    @property
+    def has_support(self) -> bool:
+        return self._support is not None
+
+    # ---- support set -----------------------------------------------------------------
+    def prepare_support(self, supports: Sequence[ImageLike], masks: Sequence[MaskLike]) -> SupportSet:
+        """Validate and preprocess a support set; encode it when the graphs are split."""
+        supports = _as_list(supports, "supports")
+        masks = _as_list(masks, "masks")
+        if not supports:
+            raise UserError("no support image given: an episode needs at least one support image and its mask")
+        if len(supports) != len(masks):
+            raise UserError(f"{len(supports)} support image(s) but {len(masks)} mask(s): give one mask per support image")
+        if self.shots is not None and len(supports) != self.shots:
+            raise UserError(
+                f"the model was exported for {self.shots}-shot episodes but {len(supports)} "
+                f"support image(s) were given"
+            )
+        size = self.img_size
+        images, binary = [], []
+        for i, (support, mask) in enumerate(zip(supports, masks), start=1):
+            image_name = describe(support, f"support image {i}")
+            mask_name = describe(mask, f"support mask {i}")
+            image = as_image(support, image_name)
+            mask_array = as_mask(mask, mask_name)
+            check_support_pair(image, mask_array, image_name, mask_name)
+            resized = preprocess_mask(mask_array, size)
+            if not resized.any():
+                raise UserError(
+                    f"mask {mask_name}: its foreground is too small to survive resizing to {size}x{size}"
+                )
+            images.append(preprocess_image(image, size))
+            binary.append(resized)
+        support_set = SupportSet(np.stack(images)[None], np.stack(binary)[None])  # (1,K,3,S,S), (1,K,S,S)
+        if self.is_split:
+            out = self.runners[SUPPORT_ENCODER].infer(
+                {"support_imgs": support_set.images, "support_masks": support_set.masks}
+            )
+            support_set.features = {name: out[name] for name in SUPPORT_FEATURES}
+        return support_set
+
+    def set_support(self, supports: Sequence[ImageLike], masks: Sequence[MaskLike]) -> None:
+        """Cache a support set: later ``segment(query)`` calls reuse it."""
+        self._support = self.prepare_support(supports, masks)
+
+    def clear_support(self) -> None:
+        self._support = None
+
+    # ---- inference -------------------------------------------------------------------
+    def _episode_logits(self, query_img: np.ndarray, support: SupportSet) -> np.ndarray:
+        """(1, 3, S, S) query + support set -> (K, 2, S, S) logits."""
+        if self.is_split:
+            feed = {"query_img": query_img, **support.features}
+            out = self.runners[QUERY].infer(feed)
+        else:
+            feed = {"query_img": query_img, "support_imgs": support.images, "support_masks": support.masks}
+            out = self.runners[EPISODE].infer(feed)
+        logits = out["logits"]
+        expected = (1, support.shots, 2, self.img_size, self.img_size)
+        if logits.shape != expected:
+            raise UserError(f"the model returned logits of shape {logits.shape}, expected {expected}")
+        return logits[0]
+
+    def segment_logits(
+        self,
+        query: ImageLike,
+        supports: Optional[Sequence[ImageLike]] = None,
+        masks: Optional[Sequence[MaskLike]] = None,
+    ) -> np.ndarray:
+        """Per-shot logits (K, 2, h, w) float32 at the query's original size (h, w).
+
+        Uses ``supports``/``masks`` when given (without touching the cached set),
+        otherwise the set cached by ``set_support``.
+        """
+        if supports is None and masks is None:
+            if self._support is None:
+                raise UserError("no support set: pass supports and masks, or call set_support() first")
+            support = self._support
+        else:
+            support = self.prepare_support(supports, masks)
+        image = as_image(query, describe(query, "query image"))
+        query_img = preprocess_image(image, self.img_size)[None]  # (1, 3, S, S)
+        return resize_logits(self._episode_logits(query_img, support), image.shape[:2])
+
+    def segment(
+        self,
+        query: ImageLike,
+        supports: Optional[Sequence[ImageLike]] = None,
+        masks: Optional[Sequence[MaskLike]] = None,
+    ) -> np.ndarray:
+        """The predicted mask (h, w) uint8 in {0, 1} at the query's original size."""
+        return kshot_vote(self.segment_logits(query, supports, masks))
+
+    # ---- lifecycle -------------------------------------------------------------------
+    def close(self) -> None:
+        for runner in self.runners.values():
+            runner.deactivate()
+        self._support = None
+
+    def __enter__(self) -> "Segmenter":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        graphs = "+".join(self.runners)
+        return f"Segmenter({self.backend}, {graphs}, img_size={self.img_size}, shots={self.shots or 'dynamic'})"
