@@ -24,6 +24,7 @@ from .errors import UserError
 # name -> module (relative to hsnet_deploy) that implements it, in the order --help lists them.
 COMMANDS: dict[str, str] = {
     "demo": "hsnet.demo_command",
+    "run": "runtime.command",
 }
 
 
