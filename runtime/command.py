@@ -121,6 +121,11 @@ def run(args: argparse.Namespace) -> int:
             _check_output_folder(overlay_out, "overlay", query_path)
             if overlay_out.resolve() == output.resolve():
                 raise UserError("--overlay and -o must be different folders (file names would clash)")
+        inputs = [Path(args.model), *map(Path, args.support), *map(Path, args.mask)]
+        for folder in [output] + ([overlay_out] if overlay_out is not None else []):
+            for q in queries:
+                if any((folder / f"{q.stem}.png").resolve() == p.resolve() for p in inputs):
+                    raise UserError(f"writing {folder / (q.stem + '.png')} would overwrite an input file")
         for q in queries:  # decode every query now: a corrupt one fails before any write
             load_image(q)
     else:

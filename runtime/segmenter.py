@@ -233,8 +233,16 @@ class Segmenter:
         self._support = None
 
     # ---- inference -------------------------------------------------------------------
-    def _episode_logits(self, query_img: np.ndarray, support: SupportSet) -> np.ndarray:
-        """(1, 3, S, S) query + support set -> (K, 2, S, S) logits."""
+    def prepare_query(self, query: ImageLike) -> tuple[np.ndarray, tuple[int, int]]:
+        """A query image -> ((1, 3, S, S) float32 network input, its original (h, w))."""
+        image = as_image(query, describe(query, "query image"))
+        return preprocess_image(image, self.img_size)[None], image.shape[:2]
+
+    def network_logits(self, query_img: np.ndarray, support: SupportSet) -> np.ndarray:
+        """Prepared (1, 3, S, S) query + prepared support set -> (K, 2, S, S) logits.
+
+        Only the backend's graph(s): no image decoding, resizing or vote (benchmarks).
+        """
         if self.is_split:
             feed = {"query_img": query_img, **support.features}
             out = self.runners[QUERY].infer(feed)
@@ -264,9 +272,8 @@ class Segmenter:
             support = self._support
         else:
             support = self.prepare_support(supports, masks)
-        image = as_image(query, describe(query, "query image"))
-        query_img = preprocess_image(image, self.img_size)[None]  # (1, 3, S, S)
-        return resize_logits(self._episode_logits(query_img, support), image.shape[:2])
+        query_img, original_size = self.prepare_query(query)  # (1, 3, S, S), (h, w)
+        return resize_logits(self.network_logits(query_img, support), original_size)
 
     def segment(
         self,

@@ -98,7 +98,11 @@ class TorchModelLoader:
 
 
 class TorchRunner(Runner):
-    """One graph kind of an HSNet model, on numpy in and out."""
+    """One graph kind of an HSNet model, on numpy in and out.
+
+    ``checkpoint``: a path, an ``HSNet`` instance, or a shared :class:`TorchModelLoader`
+    (then ``device`` and ``backbone`` are the loader's, and these arguments are unused).
+    """
 
     backend = "torch"
 

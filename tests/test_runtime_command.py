@@ -194,7 +194,10 @@ def test_query_folder_name_clash_and_same_folder(run_cli, files, tmp_path):
     (queries / "x.jpg").unlink()
     code, _, err = run_cli(model, "--query", queries, *_support_args(data), "-o", queries)
     assert code == 2 and "is the query folder" in err
-    assert _listing(queries) == ["x.png"] and _listing(out) == []
+    Image.fromarray(_image(20, 20, 2)).save(queries / "m1.jpg")  # its prediction would replace mask m1.png
+    code, _, err = run_cli(model, "--query", queries, *_support_args(data), "-o", data)
+    assert code == 2 and "m1.png would overwrite an input" in err
+    assert _listing(queries) == ["m1.jpg", "x.png"] and _listing(out) == []
 
 
 def test_unknown_option_exits_2(run_cli, files, capsys):

@@ -16,7 +16,7 @@ pytest.importorskip("onnxruntime")
 from test_runtime_fake_graphs import make_episode_graph, make_split_graphs, reference_logits  # noqa: E402
 
 from hsnet_deploy.errors import UserError  # noqa: E402
-from hsnet_deploy.runtime import Segmenter, kshot_vote, postprocess, preprocess_image, preprocess_mask  # noqa: E402
+from hsnet_deploy.runtime import Segmenter, postprocess, preprocess_image, preprocess_mask  # noqa: E402
 from hsnet_deploy.runtime.onnxruntime_runner import OnnxRuntimeRunner  # noqa: E402
 
 S = 16  # network input size of the fake graphs
