@@ -28,14 +28,21 @@ COMMANDS: dict[str, str] = {
 }
 
 
+class OneLineErrorParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (``hsnet-deploy run: error: ...``), exit 2."""
+
+    def error(self, message: str):  # noqa: D401
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog="hsnet-deploy",
         description="Export, compile and run HSNet few-shot segmentation "
         "(PyTorch -> ONNX -> TensorRT FP16/INT8).",
     )
     parser.add_argument("--version", action="version", version=f"hsnet-deploy {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineErrorParser)
     for name, module_name in COMMANDS.items():
         module = importlib.import_module(f"{__package__}.{module_name}")
         cmd = sub.add_parser(name, help=module.HELP, description=module.HELP)
