@@ -5,6 +5,7 @@ The split lists hold real names from the official HSNet split files; the images 
 rules and against a naive re-statement of the official sampling written below.
 """
 
+import os
 import pickle
 from pathlib import Path
 
@@ -378,3 +379,56 @@ def test_open_dataset(pascal_tree, tmp_path):
         open_dataset("coco", datapath)
     syn = open_dataset("synthetic", split="test", n_episodes=3)
     assert len(syn) == 3 and syn.split == "test"
+
+
+# -- the real official split lists, when this machine has them ---------------------------
+
+OFFICIAL_SPLITS = Path(os.environ.get("HSNET_SPLITS", "/work/shared/hsnet-splits"))
+needs_official = pytest.mark.skipif(not (OFFICIAL_SPLITS / "pascal").is_dir(),
+                                    reason="official split lists not on this machine")
+
+
+@needs_official
+@pytest.mark.parametrize("fold", [0, 1, 2, 3])
+def test_official_pascal_plans(tmp_path, fold):
+    """All 1000 test episodes of every fold (plans only: no image is read)."""
+    (tmp_path / "VOC2012" / "JPEGImages").mkdir(parents=True)
+    (tmp_path / "VOC2012" / "SegmentationClassAug").mkdir()
+    lines = (OFFICIAL_SPLITS / "pascal" / "val" / f"fold{fold}.txt").read_text().split()
+    for shot in (1, 5):
+        ds = PascalDataset(tmp_path, OFFICIAL_SPLITS, fold, "test", shot, seed=0)
+        assert as_tuples(ds.refs()) == naive_pascal_plan(lines, shot, 0, 1000)
+
+
+@needs_official
+def test_official_coco_plans(tmp_path):
+    (tmp_path / "COCO2014").mkdir()
+    for fold in range(4):
+        with open(OFFICIAL_SPLITS / "coco" / "val" / f"fold{fold}.pkl", "rb") as f:
+            classwise = pickle.load(f)
+        ds = CocoDataset(tmp_path, OFFICIAL_SPLITS, fold, "test", shot=1, seed=0)
+        expected = naive_coco_plan(classwise, ds.class_ids, 1, 0, 200 if fold else 1000)
+        assert as_tuples(ds.refs()[:len(expected)]) == expected
+
+
+@needs_official
+def test_official_fss_plan(tmp_path):
+    """2400 test episodes over the 240 official test classes (empty files stand in)."""
+    cats = [c for c in (OFFICIAL_SPLITS / "fss" / "test.txt").read_text().split("\n") if c]
+    for cat in cats:
+        (tmp_path / "FSS-1000" / cat).mkdir(parents=True)
+        for n in range(1, 11):
+            (tmp_path / "FSS-1000" / cat / f"{n}.jpg").touch()
+            (tmp_path / "FSS-1000" / cat / f"{n}.png").touch()
+    ds = FssDataset(tmp_path, OFFICIAL_SPLITS, "test", shot=1, seed=0)
+    assert len(ds) == 2400 and ds.class_ids == list(range(760, 1000))
+    refs = ds.refs()
+    rng = np.random.RandomState(0)
+    for n, ref in enumerate(refs):
+        cat = sorted(cats)[n // 10]
+        assert ref.query_name == f"{cat}/{sorted(str(i) for i in range(1, 11))[n % 10]}.jpg"
+        while True:
+            s = rng.choice(range(1, 11), 1, replace=False)[0]
+            if f"{cat}/{s}.jpg" != ref.query_name:
+                break
+        assert ref.support_names == (f"{cat}/{s}.jpg",)

@@ -26,6 +26,7 @@ generated directly, in any order, identically on every run and platform.
 
 from __future__ import annotations
 
+import operator
 import os
 from pathlib import Path
 from typing import Iterator, List, Optional, Tuple
@@ -61,6 +62,13 @@ _SPLIT_CODE = {"train": 0, "test": 1}
 _WRITE_STREAM = 1_000_003  # separates write() images from episode streams
 
 
+def _as_int(value, what: str) -> int:
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise UserError(f"{what} must be an integer, got {value!r}") from None
+
+
 def class_name(class_id: int) -> str:
     """Folder-safe name, e.g. ``20-hexagon-flat-cyan`` (sorts in class-id order)."""
     shape, texture, colour = CATALOGUE[class_id]
@@ -76,10 +84,12 @@ class SyntheticFewShot:
                  n_episodes: int = 1000, shot: int = 1):
         if split not in SPLIT_CLASSES:
             raise UserError(f"unknown synthetic split {split!r}; expected train or test")
-        if not isinstance(img_size, int) or img_size < 16:
-            raise UserError(f"synthetic img_size must be an integer >= 16, got {img_size!r}")
-        if not isinstance(n_episodes, int) or n_episodes < 1:
-            raise UserError(f"n_episodes must be a positive integer, got {n_episodes!r}")
+        img_size = _as_int(img_size, "img_size")
+        if img_size < 16:
+            raise UserError(f"synthetic img_size must be >= 16, got {img_size}")
+        n_episodes = _as_int(n_episodes, "n_episodes")
+        if n_episodes < 1:
+            raise UserError(f"n_episodes must be positive, got {n_episodes}")
         self.seed = int(seed)
         self.split = split
         self.img_size = img_size
