@@ -22,7 +22,6 @@ length is one episode per image (``n_episodes`` overrides).
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Dict, List, Optional
 
 import numpy as np

@@ -21,7 +21,8 @@ The mask is exactly the visible pixels of class c's instances ({0, 1}, never emp
 An episode draws the query and each of its K supports this way, independently, all of
 the episode's class. Episode n has class ``class_ids[n mod len(class_ids)]`` (balanced)
 and its own generator ``np.random.default_rng([seed, split_code, n])``, so any episode is
-generated directly, in any order, identically on every run and platform.
+generated directly, in any order, identically on every run (with the same numpy; another
+platform's sin/cos could in principle flip a pixel on an object's edge).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from __future__ import annotations
 import operator
 import os
 from pathlib import Path
-from typing import Iterator, List, Optional, Tuple
+from typing import Iterator, List, Tuple
 
 import numpy as np
 
