@@ -25,6 +25,7 @@ from .errors import UserError
 COMMANDS: dict[str, str] = {
     "demo": "hsnet.demo_command",
     "run": "runtime.command",
+    "bench": "benchmarks.command",
 }
 
 

@@ -1,0 +1,117 @@
+"""``hsnet-deploy bench``: latency of HSNet configurations side by side with the official way.
+
+    hsnet-deploy bench                          random-weight model + its ONNX export vs baseline
+    hsnet-deploy bench best_model.pt hsnet.onnx --shots 1,5 --json out.json --plot out.png
+
+Prints the tables (measured latency and ratios to the baseline, stage breakdown, FLOPs,
+parameters, Table 5, roofline ESTIMATES); ``--json`` writes every field, ``--plot`` the
+stage-breakdown bar chart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+from ..errors import UserError
+
+HELP = "benchmark latency per stage: toolkit configurations vs the official way of running HSNet"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "models", nargs="*", metavar="MODEL",
+        help="a .pt checkpoint, an .onnx file (split graphs beside it are used for cached-support), "
+        "or 'torch' for a random-weight model; none: a random-weight model and its ONNX export",
+    )
+    parser.add_argument("--backbone", help="vgg16 | resnet50 | resnet101 (default: from the models, else resnet50)")
+    parser.add_argument("--img-size", type=int, help="network input size S (default: the ONNX graph's, else 400)")
+    parser.add_argument("--shots", default="1", help="K, or a comma list such as 1,5 (default 1)")
+    parser.add_argument("--mode", choices=("all", "episode", "cached-support"), default="all",
+                        help="episode: whole episodes; cached-support: support encoded once, per-query latency; all (default): both")
+    parser.add_argument("--iters", type=int, default=10, help="timed episodes per configuration (default 10)")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed warm-up episodes per configuration (default 2)")
+    parser.add_argument("--stage-iters", type=int, default=3, help="extra episodes timing each network stage (default 3; 0 skips)")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="default: cuda when PyTorch sees a GPU")
+    parser.add_argument("--table5-size", type=int, default=None,
+                        help="image size for the dense vs center-pivot learner comparison (default 128 on CPU, 400 on CUDA; 0 skips)")
+    parser.add_argument("--table5-iters", type=int, default=3, help="timed passes per learner for Table 5 (default 3)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random weights and synthetic images (default 0)")
+    parser.add_argument("--json", metavar="OUT.json", help="write the full report as JSON")
+    parser.add_argument("--plot", metavar="OUT.png", help="write the stage breakdown as a PNG bar chart")
+
+
+def parse_shots(text: str) -> tuple[int, ...]:
+    try:
+        shots = tuple(int(part) for part in str(text).split(",") if part.strip())
+    except ValueError:
+        raise UserError(f"--shots must be a positive integer or a comma list such as 1,5, got '{text}'") from None
+    if not shots or any(k < 1 for k in shots):
+        raise UserError(f"--shots must be a positive integer or a comma list such as 1,5, got '{text}'")
+    return tuple(dict.fromkeys(shots))  # unique, in the order given
+
+
+def _check_output(path: str | None, option: str, suffix: str) -> None:
+    if path is None:
+        return
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise UserError(f"{option}: output folder does not exist: {folder}")
+    if target.is_dir():
+        raise UserError(f"{option}: {target} is a folder, not a file")
+    if target.suffix.lower() != suffix:
+        raise UserError(f"{option}: expected a {suffix} file name, got {target.name}")
+
+
+def _finite(value):
+    """The report with non-finite floats as null, so the JSON is strict."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def report_json(report: dict) -> str:
+    return json.dumps(_finite(report), indent=2, allow_nan=False) + "\n"
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..atomic_file import write_text_atomic
+    from .bench_session import BenchSettings, run_benchmark
+    from .report_table import format_report
+
+    _check_output(args.json, "--json", ".json")
+    _check_output(args.plot, "--plot", ".png")
+    if args.table5_size is not None and args.table5_size < 0:
+        raise UserError(f"--table5-size must be 0 (skip) or a valid image size, got {args.table5_size}")
+    settings = BenchSettings(
+        models=list(args.models),
+        backbone=args.backbone,
+        img_size=args.img_size,
+        shots=parse_shots(args.shots),
+        mode=args.mode,
+        iters=args.iters,
+        warmup=args.warmup,
+        stage_iters=args.stage_iters,
+        device=args.device,
+        table5_size=args.table5_size,
+        table5_iters=args.table5_iters,
+        seed=args.seed,
+    )
+    report = run_benchmark(settings)
+    print(format_report(report))
+    if args.json:
+        write_text_atomic(args.json, report_json(report))
+        print(f"\nwrote {args.json}")
+    if args.plot:
+        from .stage_chart import write_stage_chart
+
+        write_stage_chart(report, args.plot)
+        print(f"wrote {args.plot}")
+    return 0

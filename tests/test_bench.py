@@ -1,0 +1,196 @@
+"""hsnet-deploy bench end to end on a tiny configuration, the JSON's fields, the PNG, and
+one-line errors for bad input. Behaviour only: no test asserts a speed."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from hsnet_deploy.cli import main  # noqa: E402
+
+RESULT_FIELDS = {
+    "key", "label", "is_baseline", "backend", "mode", "precision", "cuda_graph", "shots", "model", "device",
+    "latency_ms", "network_latency_ms", "fps", "latency_ratio_to_baseline", "speedup_vs_baseline",
+    "stages_ms", "stages_source", "support_encoding_ms", "memory", "parameters", "flops_per_stage",
+    "flops_total", "gflops_total", "elements_moved_per_stage", "elements_moved_total",
+    "support_encoding_flops", "agreement_with_baseline", "notes",
+}
+LATENCY_FIELDS = {"n", "median_ms", "p90_ms", "p99_ms", "mean_ms", "std_ms", "min_ms", "max_ms", "fps"}
+TOP_FIELDS = {"schema", "environment", "settings", "results", "skipped", "notes", "table5", "roofline"}
+
+try:
+    import onnxruntime  # noqa: F401
+
+    from hsnet_deploy.export import export_onnx  # noqa: F401
+
+    HAVE_ONNX_PATH = True
+except ImportError:
+    HAVE_ONNX_PATH = False
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """`hsnet-deploy bench` with no MODEL (random model + its ONNX export), K = 1 and 2, at 96x96."""
+    folder = tmp_path_factory.mktemp("bench")
+    out_json, out_png = folder / "bench.json", folder / "bench.png"
+    argv = [
+        "bench", "--img-size", "96", "--shots", "1,2", "--iters", "2", "--warmup", "1", "--stage-iters", "1",
+        "--table5-size", "96", "--table5-iters", "1", "--device", "cpu", "--json", str(out_json), "--plot", str(out_png),
+    ]
+    import contextlib
+    import io
+
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        status = main(argv)
+    return status, stdout.getvalue(), out_json, out_png
+
+
+def test_tiny_run_writes_table_json_and_png(tiny_run):
+    status, text, out_json, out_png = tiny_run
+    assert status == 0
+    for heading in ("MEASURED", "baseline", "TABLE 5", "PAPER", "ROOFLINE ESTIMATES"):
+        assert heading in text
+    report = json.loads(out_json.read_text())
+    assert TOP_FIELDS <= set(report)
+    from PIL import Image
+
+    with Image.open(out_png) as img:
+        assert img.format == "PNG" and img.size[0] > 400 and img.size[1] > 100
+
+
+def test_json_has_every_field_and_ordered_percentiles(tiny_run):
+    report = json.loads(tiny_run[2].read_text())
+    results = report["results"]
+    assert results
+    for r in results:
+        assert RESULT_FIELDS <= set(r), RESULT_FIELDS - set(r)
+        lat = r["latency_ms"]
+        assert LATENCY_FIELDS <= set(lat)
+        assert lat["n"] == 2
+        assert 0 < lat["min_ms"] <= lat["median_ms"] <= lat["p90_ms"] <= lat["p99_ms"] <= lat["max_ms"]
+        assert r["fps"] == pytest.approx(1e3 / lat["median_ms"])
+        assert r["speedup_vs_baseline"] == pytest.approx(1 / r["latency_ratio_to_baseline"])
+        assert r["stages_ms"] and all(v >= 0 for v in r["stages_ms"].values())
+        assert r["flops_total"] == sum(r["flops_per_stage"].values()) > 0
+        assert r["parameters"]["total"] > 0
+        mem = r["memory"]
+        assert mem["peak_rss_mb"] is not None and mem["peak_rss_mb"] > 0
+        agree = r["agreement_with_baseline"]
+        assert 0.0 <= agree["mask_pixels_equal"] <= 1.0 and agree["logits_max_abs_diff"] >= 0
+        if r["mode"] == "cached-support":
+            assert r["support_encoding_ms"] > 0 and r["support_encoding_flops"] > 0
+
+
+def test_baseline_present_for_every_k_and_is_the_reference(tiny_run):
+    report = json.loads(tiny_run[2].read_text())
+    results = report["results"]
+    for k in (1, 2):
+        base = [r for r in results if r["shots"] == k and r["is_baseline"]]
+        assert len(base) == 1
+        b = base[0]
+        assert b["backend"] == "torch" and b["precision"] == "fp32" and b["latency_ratio_to_baseline"] == 1.0
+        assert b["agreement_with_baseline"]["mask_pixels_equal"] == 1.0
+        # The official way recomputes the query's backbone for every shot.
+        batched = next(r for r in results if r["shots"] == k and r["key"] == "torch-batched")
+        assert b["flops_per_stage"]["query backbone"] == k * batched["flops_per_stage"]["query backbone"]
+        assert {r["key"] for r in results if r["shots"] == k} >= {"baseline", "torch-batched", "torch-cached"}
+        # the staged pass timed every network stage of the PyTorch configurations
+        assert {"query backbone", "correlation", "squeezing blocks", "mixing blocks", "decoder"} <= set(b["stages_ms"])
+
+
+@pytest.mark.skipif(not HAVE_ONNX_PATH, reason="needs onnxruntime and the exporter")
+def test_default_run_includes_its_onnx_export(tiny_run):
+    report = json.loads(tiny_run[2].read_text())
+    keys = {(r["key"], r["shots"]) for r in report["results"]}
+    for k in (1, 2):
+        assert ("onnxruntime-episode", k) in keys and ("onnxruntime-cached", k) in keys
+    for r in report["results"]:
+        if r["backend"] == "onnxruntime":
+            assert "network" in r["stages_ms"]
+            # same weights as the baseline: the exported graph must agree with it
+            assert r["agreement_with_baseline"]["logits_max_abs_diff"] < 1e-2
+
+
+def test_table5_and_roofline_sections(tiny_run):
+    report = json.loads(tiny_run[2].read_text())
+    t5 = report["table5"]
+    cp, dense = t5["rows"]
+    assert cp["kernel"] == "center-pivot" and dense["kernel"] == "dense"
+    assert dense["params"] > cp["params"] and dense["gmacs"] > cp["gmacs"] and dense["gmacs_400"] > cp["gmacs_400"]
+    assert t5["paper"]["dense"]["gflops"] == 702.35  # printed beside ours, labelled as the paper's
+    roof = report["roofline"]
+    assert "ESTIMATE" in roof["label"]
+    targets = {t["name"] for t in roof["targets"]}
+    assert any("Orin Nano" in t for t in targets) and any("H100" in t for t in targets)
+    for est in roof["estimates"]:
+        assert est["target"] in targets and est["precision"] in ("fp16", "int8") and est["total_ms"] > 0
+
+
+# ------------------------------------------------------------------------ bad input
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["bench", "no_such_model.pt"], "model not found"),
+        (["bench", "torch", "--shots", "1,x"], "--shots"),
+        (["bench", "torch", "--shots", "0"], "--shots"),
+        (["bench", "torch", "--iters", "0"], "--iters"),
+        (["bench", "torch", "--json", "/no/such/folder/out.json"], "output folder does not exist"),
+        (["bench", "torch", "--plot", "chart.jpg"], "--plot"),
+        (["bench", "torch", "--backbone", "vgg16", "--img-size", "16"], "too small"),
+        (["bench", "torch", "--backbone", "vgg16", "--img-size", "264"], "valid HSNet pyramid"),
+        (["bench", "torch", "--backbone", "resnet18"], "unknown backbone"),
+    ],
+)
+def test_bad_input_is_one_line(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+
+
+def test_wrong_file_type_and_broken_split(tmp_path, capsys):
+    text = tmp_path / "model.txt"
+    text.write_text("not a model")
+    assert main(["bench", str(text)]) == 2
+    assert "expected a .pt/.pth checkpoint or an .onnx file" in capsys.readouterr().err
+    half = tmp_path / "m.support.onnx"
+    half.write_bytes(b"x")
+    assert main(["bench", str(half)]) == 2
+    assert "partner" in capsys.readouterr().err
+
+
+# -------------------------------------------------------------- FP16 path on the CPU
+
+
+def test_fp16_configuration_keeps_mask_resize_fp32_and_restores_it(random_hsnet):
+    """The CUDA FP16 configuration's code path, exercised with CPU autocast."""
+    from hsnet_deploy.benchmarks.configurations import COST_EPISODE, TorchConfiguration
+    from hsnet_deploy.benchmarks.mask_resize_patch import ResidentMaskResize, resident_fp32_mask_resize
+    from hsnet_deploy.benchmarks.synthetic_episode import make_episodes
+    from hsnet_deploy.hsnet import correlation
+    from hsnet_deploy.hsnet.mask_resize import resize_masks
+
+    masks = (torch.rand(3, 96, 96) > 0.7).float()
+    resize = ResidentMaskResize()
+    with torch.autocast("cpu", dtype=torch.float16):
+        patched = resize(masks, (12, 12))
+    assert patched.dtype == torch.float32
+    assert torch.equal(patched, resize_masks(masks, (12, 12)))  # same values, same exact zeros
+
+    original = correlation.resize_masks
+    with resident_fp32_mask_resize():
+        assert correlation.resize_masks is not original
+    assert correlation.resize_masks is original
+
+    cfg = TorchConfiguration("torch-fp16", "fp16", random_hsnet("resnet50"), torch.device("cpu"), 2, 96, "random", COST_EPISODE, "fp16")
+    episode = make_episodes(2)[0]
+    out = cfg.run(episode, staged=True)
+    assert out.mask.shape == episode.query.shape[:2] and set(np.unique(out.mask)) <= {0, 1}
+    assert out.logits.shape == (2, 2, 96, 96) and np.isfinite(out.logits).all()
+    assert correlation.resize_masks is original
