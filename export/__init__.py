@@ -1,0 +1,35 @@
+"""TensorRT-ready ONNX export of HSNet, and the checks every exported graph must pass.
+
+    from hsnet_deploy.export import export_onnx, export_split, check_onnx
+
+    export_onnx(model, "hsnet.onnx", img_size=400, shots=1)            # episode graph
+    export_split(model, "hsnet.onnx", shots=None, shots_range=(1, 10)) # + .support / .query
+    report = check_onnx("hsnet.onnx"); print(report.format()); assert report.ok
+
+Importing this package is cheap: torch and onnx load on first use of a function.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    "export_onnx": "onnx_export",
+    "export_split": "onnx_export",
+    "build_onnx": "onnx_export",
+    "split_paths": "onnx_export",
+    "ExportCheckFailed": "onnx_export",
+    "check_onnx": "onnx_check",
+    "Report": "onnx_check",
+    "CheckResult": "onnx_check",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        module = importlib.import_module(f"{__name__}.{_LAZY[name]}")
+        return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,128 @@
+"""``hsnet-deploy export``: HSNet weights -> TensorRT-ready ONNX (episode graph, or + split pair).
+
+    hsnet-deploy export --checkpoint best_model.pt -o hsnet.onnx
+    hsnet-deploy export --backbone resnet50 --checkpoint best_model.pt --img-size 400 \\
+        --dynamic-shots 1:10 --split -o hsnet.onnx     # + hsnet.support.onnx, hsnet.query.onnx
+    hsnet-deploy export --backbone vgg16 --random-weights --seed 0 -o random.onnx   # tests only
+
+Without ``--checkpoint`` the learner would be untrained: that needs ``--random-weights``
+(and prints a warning), so nobody ships a random model by accident.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from pathlib import Path
+
+from ..errors import UserError
+
+HELP = "export HSNet to TensorRT-ready ONNX (episode graph; --split adds support-encoder and query graphs)"
+BACKBONE_NAMES = "vgg16, resnet50, resnet101"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--backbone", default=None, help=f"{BACKBONE_NAMES} (default: inferred from the checkpoint, else resnet50)")
+    parser.add_argument("--checkpoint", default=None, help="HSNet weights: official best_model.pt, or a plain / learner-only state_dict")
+    parser.add_argument("--backbone-weights", default=None, help="torchvision ImageNet weight file for the backbone (e.g. resnet50-0676ba61.pth)")
+    parser.add_argument("--random-weights", action="store_true", help="no checkpoint: export a RANDOM learner (for tests and benchmarks only)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of --random-weights (default 0)")
+    parser.add_argument("--img-size", type=int, default=400, help="input height = width of the graph (default 400)")
+    shots = parser.add_mutually_exclusive_group()
+    shots.add_argument("--shots", type=int, default=1, help="fixed number of support images K (default 1)")
+    shots.add_argument("--dynamic-shots", metavar="MIN:MAX", default=None, help="make K dynamic; MIN:MAX is recorded for TensorRT profiles (e.g. 1:10)")
+    parser.add_argument("--fixed-batch", action="store_true", help="batch size fixed at 1 (default: dynamic batch)")
+    parser.add_argument("--opset", type=int, default=17, help="ONNX opset, 17..20 (default 17)")
+    parser.add_argument("--split", action="store_true", help="also write NAME.support.onnx and NAME.query.onnx (cacheable support features)")
+    parser.add_argument("-o", "--output", required=True, help="output file NAME.onnx")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def parse_shots_range(text: str) -> tuple[int, int]:
+    """'1:10' -> (1, 10); UserError for anything else."""
+    match = re.fullmatch(r"\s*(\d+)\s*:\s*(\d+)\s*", text or "")
+    if not match:
+        raise UserError(f"--dynamic-shots wants MIN:MAX with whole numbers, e.g. 1:10 (got {text!r})")
+    lo, hi = int(match.group(1)), int(match.group(2))
+    if lo < 1 or hi < lo:
+        raise UserError(f"--dynamic-shots {text}: need 1 <= MIN <= MAX")
+    return lo, hi
+
+
+def validate_args(args) -> None:
+    """Every check that needs no torch, so a bad option fails at once."""
+    from ..hsnet.image_size import check_image_size
+    from .onnx_export import MAX_OPSET, MIN_OPSET, split_paths
+
+    if args.backbone is not None and args.backbone not in BACKBONE_NAMES.split(", "):
+        raise UserError(f"unknown backbone {args.backbone!r}; choose one of {BACKBONE_NAMES}")
+    if not MIN_OPSET <= args.opset <= MAX_OPSET:
+        raise UserError(f"--opset {args.opset} is not supported: use {MIN_OPSET}..{MAX_OPSET}")
+    if args.dynamic_shots is None and args.shots < 1:
+        raise UserError(f"--shots must be at least 1, got {args.shots}")
+    if args.dynamic_shots is not None:
+        parse_shots_range(args.dynamic_shots)
+    if args.backbone is not None or args.random_weights:  # else known only once the checkpoint is read
+        check_image_size(args.img_size, args.img_size, args.backbone or "resnet50")
+    if args.checkpoint is None and not args.random_weights:
+        raise UserError(
+            "no --checkpoint given: pass the trained weights (--checkpoint best_model.pt), or "
+            "--random-weights [--seed N] to export an untrained model for testing"
+        )
+    if args.checkpoint is not None and args.random_weights:
+        raise UserError("--checkpoint and --random-weights exclude each other")
+    for path in split_paths(args.output).values():
+        folder = path.parent if str(path.parent) else Path(".")
+        if not folder.is_dir():
+            raise UserError(f"output folder does not exist: {folder}")
+
+
+def load_model(args):
+    """The HSNet to export, and the digest recorded in the metadata."""
+    from ..hsnet.checkpoint import file_sha256, load_hsnet
+    from ..hsnet.image_size import check_image_size
+    from ..hsnet.random_weights import randomize_for_testing
+    from .metadata import RANDOM_CHECKPOINT
+
+    if args.random_weights:
+        model = load_hsnet(args.backbone or "resnet50", None, args.backbone_weights)
+        # learner only when the backbone came from a file; everything otherwise
+        randomize_for_testing(model.hpn_learner if args.backbone_weights else model, args.seed)
+        digest = RANDOM_CHECKPOINT
+    else:
+        model = load_hsnet(args.backbone, args.checkpoint, args.backbone_weights)
+        digest = file_sha256(args.checkpoint)
+    check_image_size(args.img_size, args.img_size, model.backbone_name)
+    return model.eval(), digest
+
+
+def run(args) -> int:
+    validate_args(args)
+    from .onnx_export import export_onnx, export_split
+
+    shots_range = parse_shots_range(args.dynamic_shots) if args.dynamic_shots else None
+    shots = None if shots_range else args.shots
+    if args.random_weights:
+        print(
+            f"WARNING: exporting RANDOM weights (seed {args.seed}): this model segments nothing; "
+            "use it for tests and benchmarks only, never for deployment",
+            file=sys.stderr,
+        )
+    start = time.perf_counter()
+    model, digest = load_model(args)
+    options = dict(
+        img_size=args.img_size, shots=shots, dynamic_batch=not args.fixed_batch, opset=args.opset,
+        checkpoint_sha256=digest, shots_range=shots_range, progress=not args.quiet,
+    )
+    if args.split:
+        paths = list(export_split(model, args.output, **options).values())
+    else:
+        paths = [export_onnx(model, args.output, graph="episode", **options)]
+    seconds = time.perf_counter() - start
+    k = "dynamic " + args.dynamic_shots if shots_range else str(shots)
+    print(f"exported {model.backbone_name} HSNet, {args.img_size}x{args.img_size}, shots {k}, "
+          f"batch {'1' if args.fixed_batch else 'dynamic'}, opset {args.opset}, in {seconds:.1f} s:")
+    for path in paths:
+        print(f"  {path}  ({path.stat().st_size / 2**20:.1f} MiB, all checks passed)")
+    return 0

@@ -1,0 +1,135 @@
+"""Fold every computation that does not depend on a graph input into an initializer.
+
+After tracing (and the rewrites of :mod:`static_reshape` / :mod:`resize_as_matmul`) a
+graph may still hold work that is the same on every run: ``Constant`` nodes, ``Identity``
+copies, ``Shape`` of a tensor whose shape is static, and any node whose inputs are all
+constants (e.g. reshaping a GroupNorm weight to (C, 1, 1, 1, 1)). Each such node is
+evaluated once with the ONNX reference evaluator (the spec's own semantics, no
+onnxruntime graph optimisations involved) and replaced by an initializer holding its
+value. Repeated until nothing changes, then nodes no output needs are dropped.
+
+``Identity`` nodes, and ``Cast`` nodes to the type their input already has, are removed
+by wiring their readers to the source (never copying a weight). Graph outputs are never
+turned into constants.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+from onnx.reference import ReferenceEvaluator
+
+from .onnx_graph import constant_node_value, infer_shapes, remove_dead_nodes, rename_uses, shape_table, tensor_elem_types
+
+# Folding one of these would copy a (possibly large) value without saving any work at run time.
+_NOT_WORTH_FOLDING = frozenset({"Identity"})
+
+
+def remove_identities(graph: onnx.GraphProto) -> int:
+    """Bypass Identity nodes (readers read the source); returns how many were removed."""
+    outputs = {o.name for o in graph.output}
+    kept, removed = [], 0
+    for node in graph.node:
+        if node.op_type == "Identity" and not node.domain and node.output[0] not in outputs:
+            rename_uses(graph, node.output[0], node.input[0])
+            removed += 1
+        else:
+            kept.append(node)
+    del graph.node[:]
+    graph.node.extend(kept)
+    return removed
+
+
+def remove_noop_casts(model: onnx.ModelProto) -> int:
+    """Bypass Casts to the type their input already has (e.g. float masks ``.to(float32)``)."""
+    graph = model.graph
+    types = tensor_elem_types(infer_shapes(model))
+    outputs = {o.name for o in graph.output}
+    kept, removed = [], 0
+    for node in graph.node:
+        to = next((a.i for a in node.attribute if a.name == "to"), None)
+        if node.op_type == "Cast" and not node.domain and types.get(node.input[0]) == to and node.output[0] not in outputs:
+            rename_uses(graph, node.output[0], node.input[0])
+            removed += 1
+        else:
+            kept.append(node)
+    del graph.node[:]
+    graph.node.extend(kept)
+    return removed
+
+
+def evaluate_node(node: onnx.NodeProto, inputs: dict[str, np.ndarray], opset_imports) -> list[np.ndarray]:
+    """Run one node on constant inputs with the ONNX reference evaluator."""
+    graph = helper.make_graph(
+        [node],
+        "fold",
+        inputs=[],
+        outputs=[onnx.ValueInfoProto(name=o) for o in node.output if o],
+        initializer=[numpy_helper.from_array(np.asarray(v), k) for k, v in inputs.items()],
+    )
+    model = helper.make_model(graph, opset_imports=list(opset_imports))
+    return list(ReferenceEvaluator(model).run(None, {}))
+
+
+def _static_shape_value(node: onnx.NodeProto, dims) -> np.ndarray | None:
+    if dims is None or not all(isinstance(d, int) for d in dims):
+        return None
+    start, end = 0, len(dims)
+    for a in node.attribute:
+        if a.name == "start":
+            start = a.i
+        elif a.name == "end":
+            end = a.i
+    return np.array(dims[slice(start, end)], dtype=np.int64)
+
+
+def fold_constants(model: onnx.ModelProto) -> int:
+    """Fold ``model`` in place; returns the number of nodes replaced by initializers."""
+    graph = model.graph
+    remove_identities(graph)
+    remove_noop_casts(model)
+    outputs = {o.name for o in graph.output}
+    total = 0
+    while True:
+        shapes = shape_table(infer_shapes(model))
+        consts = {init.name for init in graph.initializer}
+        values: dict[str, np.ndarray] = {}
+        kept: list[onnx.NodeProto] = []
+        folded = 0
+        for node in graph.node:
+            result = None
+            if node.domain or any(o in outputs for o in node.output) or node.op_type in _NOT_WORTH_FOLDING:
+                pass
+            elif node.op_type == "Constant":
+                result = [constant_node_value(node)]
+            elif node.op_type == "Shape":
+                value = _static_shape_value(node, shapes.get(node.input[0]))
+                result = None if value is None else [value]
+            elif node.input and all((not i) or i in consts for i in node.input):
+                needed = {i: _value(graph, i, values) for i in node.input if i}
+                result = evaluate_node(node, needed, model.opset_import)
+            if result is None:
+                kept.append(node)
+                continue
+            for name, value in zip([o for o in node.output if o], result):
+                value = np.asarray(value)
+                graph.initializer.append(numpy_helper.from_array(value, name))
+                values[name] = value
+                consts.add(name)
+            folded += 1
+        del graph.node[:]
+        graph.node.extend(kept)
+        remove_dead_nodes(graph)
+        total += folded
+        if not folded:
+            return total
+
+
+def _value(graph: onnx.GraphProto, name: str, cache: dict[str, np.ndarray]) -> np.ndarray:
+    if name not in cache:
+        for init in graph.initializer:
+            if init.name == name:
+                cache[name] = numpy_helper.to_array(init)
+                break
+    return cache[name]

@@ -1,0 +1,364 @@
+"""Is an ONNX file a clean, TensorRT-ready hsnet-deploy graph? One report, one line per check.
+
+    onnx checker           onnx.checker.check_model(full_check=True)
+    shape inference        strict ONNX shape inference (types checked, errors raised)
+    opset                  only the ai.onnx domain, within TensorRT's range, equal to the
+                           recorded ``hsnet_deploy.opset``
+    tensorrt ops           every op in TensorRT's ONNX-parser support matrix (:mod:`tensorrt_ops`)
+    no gather              no Gather / GatherND / GatherElements (index tensors) anywhere
+    rank <= 8              every tensor has a known rank of at most 8
+    static shapes          no data-dependent shapes: no NonZero/Unique/Compress/Loop/If/Scan;
+                           every shape-like input (Reshape target, Slice bounds, Resize
+                           sizes, axes, ...) is a constant or computed only from the dims of
+                           graph inputs; Shape ops read graph inputs only
+    reshape targets        constant, with at most one -1 (or built from the input dims B, K)
+    constants folded       no node whose inputs are all constants; no Shape of a static tensor
+    metadata               the contract's provenance keys, with valid values
+    graph i/o              contract names, element types, ranks and H = W = img_size
+    mask resize            (episode, support encoder) the support masks are resized by MatMuls
+                           with constant weights and never by a Resize (NOTES.md: parity trap)
+
+:func:`check_onnx` takes a path or an ``onnx.ModelProto``; ``Report.ok`` is the verdict and
+``Report.format()`` the text ``hsnet-deploy check`` prints, with the op histogram.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional, Union
+
+import onnx
+
+from ..errors import UserError
+from .graph_io import GRAPH_INPUTS, GRAPH_KINDS, GRAPH_OUTPUTS, SUPPORT_FEATURES
+from .metadata import KEY_BACKBONE, KEY_GRAPH, KEY_IMG_SIZE, KEY_OPSET, KEY_SHOTS, REQUIRED_KEYS, KEY_CHECKPOINT, valid_checkpoint_digest
+from .onnx_graph import infer_shapes, shape_table, tensor_elem_types
+from .tensorrt_ops import TENSORRT_OPSETS, TENSORRT_SOURCE, TENSORRT_SUPPORTED_OPS
+
+MAX_RANK = 8
+GATHER_OPS = frozenset({"Gather", "GatherND", "GatherElements"})
+DATA_DEPENDENT_OPS = frozenset({"NonZero", "Unique", "Compress", "Loop", "If", "Scan", "NonMaxSuppression"})
+RESIZE_OPS = frozenset({"Resize", "Upsample"})
+_REDUCE_OPS = ("ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceMax", "ReduceMean", "ReduceMin", "ReduceProd", "ReduceSum", "ReduceSumSquare")
+# op -> indices of inputs that carry shapes, sizes, axes or bounds rather than data
+SHAPE_INPUTS: dict[str, tuple[int, ...]] = {
+    "Reshape": (1,), "Expand": (1,), "Tile": (1,), "ConstantOfShape": (0,), "Resize": (1, 2, 3),
+    "Upsample": (1,), "Slice": (1, 2, 3, 4), "Pad": (1, 2, 3), "Unsqueeze": (1,), "Squeeze": (1,),
+    "Split": (1,), "TopK": (1,), "Range": (0, 1, 2), "OneHot": (1,), "CumSum": (1,),
+    **{op: (1,) for op in _REDUCE_OPS},
+}
+ELEM_NAMES = {onnx.TensorProto.FLOAT: "float32", onnx.TensorProto.UINT8: "uint8", onnx.TensorProto.FLOAT16: "float16"}
+IO_RANKS = {"query_img": 4, "support_imgs": 5, "support_masks": 4, "logits": 5, "mask": 3,
+            "support_c3": 6, "support_c2": 6, "support_c1": 6}
+
+
+@dataclass
+class CheckResult:
+    name: str
+    passed: bool
+    detail: str = ""
+
+
+@dataclass
+class Report:
+    source: str
+    checks: list[CheckResult] = field(default_factory=list)
+    op_histogram: dict[str, int] = field(default_factory=dict)
+    opset: Optional[int] = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    size_bytes: Optional[int] = None
+
+    @property
+    def ok(self) -> bool:
+        return all(c.passed for c in self.checks)
+
+    @property
+    def failed(self) -> list[CheckResult]:
+        return [c for c in self.checks if not c.passed]
+
+    def check(self, name: str) -> CheckResult:
+        return next(c for c in self.checks if c.name == name)
+
+    def format(self) -> str:
+        meta = self.metadata
+        head = f"{self.source}: {meta.get(KEY_GRAPH, '?')} graph, {meta.get(KEY_BACKBONE, '?')}, " \
+               f"{meta.get(KEY_IMG_SIZE, '?')}x{meta.get(KEY_IMG_SIZE, '?')}, shots {meta.get(KEY_SHOTS, '?')}, opset {self.opset}"
+        if self.size_bytes is not None:
+            head += f", {self.size_bytes / 2**20:.1f} MiB"
+        lines = [head]
+        width = max((len(c.name) for c in self.checks), default=0)
+        for c in self.checks:
+            lines.append(f"  {'PASS' if c.passed else 'FAIL'}  {c.name:<{width}}  {c.detail}")
+        total = sum(self.op_histogram.values())
+        ops = ", ".join(f"{op} {n}" for op, n in sorted(self.op_histogram.items(), key=lambda kv: (-kv[1], kv[0])))
+        lines.append(f"  ops ({total} nodes): {ops}")
+        passed = sum(c.passed for c in self.checks)
+        lines.append(f"  {'PASS' if self.ok else 'FAIL'}: {passed}/{len(self.checks)} checks passed")
+        return "\n".join(lines)
+
+
+def load_model(path) -> onnx.ModelProto:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"ONNX file not found: {path}")
+    try:
+        return onnx.load(str(path))
+    except Exception as err:  # noqa: BLE001 - protobuf raises several types for a foreign file
+        raise UserError(f"cannot read {path} as an ONNX model ({type(err).__name__}: {str(err)[:120]})") from None
+
+
+def check_onnx(model_or_path: Union[str, Path, onnx.ModelProto], source: Optional[str] = None) -> Report:
+    """Run every check on a file (or an in-memory model); never raises for a bad graph."""
+    if isinstance(model_or_path, onnx.ModelProto):
+        model, path = model_or_path, None
+    else:
+        path = Path(model_or_path)
+        model = load_model(path)
+    report = Report(
+        source=source or (str(path) if path else model.graph.name or "model"),
+        op_histogram=dict(Counter(n.op_type if not n.domain else f"{n.domain}::{n.op_type}" for n in model.graph.node)),
+        opset=next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None),
+        metadata={p.key: p.value for p in model.metadata_props},
+        size_bytes=path.stat().st_size if path else model.ByteSize(),
+    )
+
+    inferred = model
+
+    def run(name: str, fn: Callable[[], str]) -> None:
+        try:
+            report.checks.append(CheckResult(name, True, fn()))
+        except _Fail as fail:
+            report.checks.append(CheckResult(name, False, str(fail)))
+        except Exception as err:  # noqa: BLE001 - a crash in a check is that check failing
+            report.checks.append(CheckResult(name, False, f"{type(err).__name__}: {str(err).splitlines()[0][:200] if str(err) else ''}"))
+
+    def checker() -> str:
+        onnx.checker.check_model(str(path) if path else model, full_check=True)
+        return "onnx.checker full_check"
+
+    def strict_inference() -> str:
+        nonlocal inferred
+        inferred = infer_shapes(model, strict=True)
+        return "strict, with data propagation"
+
+    run("onnx checker", checker)
+    run("shape inference", strict_inference)
+    if inferred is model:  # strict inference failed: carry on with a lenient one
+        try:
+            inferred = infer_shapes(model)
+        except Exception:  # noqa: BLE001
+            pass
+    graph = model.graph  # structure from the model, shapes and types from inference
+    shapes, types = shape_table(inferred), tensor_elem_types(inferred)
+    run("opset", lambda: _check_opset(model, report))
+    run("tensorrt ops", lambda: _check_ops(graph))
+    run("no gather", lambda: _check_no_gather(graph))
+    run("rank <= 8", lambda: _check_ranks(graph, shapes))
+    run("static shapes", lambda: _check_static_shapes(graph))
+    run("reshape targets", lambda: _check_reshape_targets(graph))
+    run("constants folded", lambda: _check_folded(graph, shapes))
+    run("metadata", lambda: _check_metadata(report.metadata))
+    run("graph i/o", lambda: _check_io(graph, shapes, types, report.metadata))
+    run("mask resize", lambda: _check_mask_resize(graph))
+    return report
+
+
+class _Fail(Exception):
+    pass
+
+
+def _names(items, limit: int = 4) -> str:
+    items = list(items)
+    more = f" (+{len(items) - limit} more)" if len(items) > limit else ""
+    return ", ".join(str(i) for i in items[:limit]) + more
+
+
+def _check_opset(model: onnx.ModelProto, report: Report) -> str:
+    domains = {o.domain or "ai.onnx": o.version for o in model.opset_import}
+    others = sorted(d for d in domains if d != "ai.onnx")
+    if others:
+        raise _Fail(f"imports non-standard op domains: {', '.join(others)}")
+    if report.opset is None:
+        raise _Fail("no ai.onnx opset import")
+    lo, hi = TENSORRT_OPSETS
+    if not lo <= report.opset <= hi:
+        raise _Fail(f"opset {report.opset} outside TensorRT's {lo}..{hi}")
+    recorded = report.metadata.get(KEY_OPSET)
+    if recorded != str(report.opset):
+        raise _Fail(f"opset {report.opset} but metadata {KEY_OPSET} says {recorded!r}")
+    return f"ai.onnx {report.opset} (recorded)"
+
+
+def _check_ops(graph: onnx.GraphProto) -> str:
+    bad = sorted({n.op_type if not n.domain else f"{n.domain}::{n.op_type}" for n in graph.node
+                  if n.domain not in ("", "ai.onnx") or n.op_type not in TENSORRT_SUPPORTED_OPS})
+    if bad:
+        raise _Fail(f"not in TensorRT's parser support matrix: {_names(bad)} ({TENSORRT_SOURCE})")
+    return f"{len({n.op_type for n in graph.node})} op types, all supported ({TENSORRT_SOURCE})"
+
+
+def _check_no_gather(graph: onnx.GraphProto) -> str:
+    found = Counter(n.op_type for n in graph.node if n.op_type in GATHER_OPS)
+    if found:
+        raise _Fail(f"index-tensor ops present: {_names(f'{k} x{v}' for k, v in found.items())}")
+    return "no Gather / GatherND / GatherElements"
+
+
+def _check_ranks(graph: onnx.GraphProto, shapes) -> str:
+    produced = [o for n in graph.node for o in n.output if o] + [i.name for i in graph.input]
+    unknown = [t for t in produced if t not in shapes]
+    if unknown:
+        raise _Fail(f"{len(unknown)} tensors of unknown rank, e.g. {_names(unknown, 3)}")
+    too_big = [f"{t} (rank {len(shapes[t])})" for t in produced if len(shapes[t]) > MAX_RANK]
+    if too_big:
+        raise _Fail(f"rank above {MAX_RANK}: {_names(too_big)}")
+    return f"max rank {max((len(shapes[t]) for t in produced), default=0)}"
+
+
+def _constant_names(graph: onnx.GraphProto) -> set[str]:
+    names = {t.name for t in graph.initializer}
+    names.update(n.output[0] for n in graph.node if n.op_type == "Constant")
+    return names
+
+
+def _shape_tensors(graph: onnx.GraphProto, of_inputs_only: bool) -> set[str]:
+    """Tensors that carry no pixel data: constants, Shape/Size outputs (of graph inputs
+    only, if ``of_inputs_only``) and whatever is computed from those alone."""
+    inputs = {i.name for i in graph.input}
+    found = _constant_names(graph)
+    for node in graph.node:
+        if node.op_type in ("Shape", "Size"):
+            if node.input[0] in inputs or not of_inputs_only:
+                found.update(node.output)
+        elif node.input and all((not i) or i in found for i in node.input):
+            found.update(node.output)
+    return found
+
+
+def _check_static_shapes(graph: onnx.GraphProto) -> str:
+    inputs = {i.name for i in graph.input}
+    bad_ops = sorted({n.op_type for n in graph.node if n.op_type in DATA_DEPENDENT_OPS})
+    if bad_ops:
+        raise _Fail(f"data-dependent ops: {', '.join(bad_ops)}")
+    shape_reads = []
+    for node in graph.node:
+        if node.op_type in ("Shape", "Size"):
+            if node.input[0] not in inputs:
+                raise _Fail(f"{node.op_type} of an intermediate tensor ({node.input[0]}): a shape computed at run time")
+            shape_reads.append(node.input[0])
+    from_dims = _shape_tensors(graph, of_inputs_only=True)  # constants and graph-input dims only
+    for node in graph.node:
+        for idx in SHAPE_INPUTS.get(node.op_type, ()):
+            if idx < len(node.input) and node.input[idx] and node.input[idx] not in from_dims:
+                raise _Fail(f"{node.op_type} {node.name or node.output[0]}: input {idx} ({node.input[idx]}) depends on data")
+    if shape_reads:
+        return f"{len(shape_reads)} Shape op(s), all of graph-input dims ({_names(sorted(set(shape_reads)))})"
+    return "all shapes constant (no Shape ops)"
+
+
+def _check_reshape_targets(graph: onnx.GraphProto) -> str:
+    consts = {t.name: t for t in graph.initializer}
+    from_input_dims = _shape_tensors(graph, of_inputs_only=True)
+    constant, computed = 0, 0
+    for node in graph.node:
+        if node.op_type != "Reshape":
+            continue
+        target = consts.get(node.input[1])
+        if target is None:
+            if node.input[1] not in from_input_dims:
+                raise _Fail(f"Reshape {node.name or node.output[0]}: target computed at run time from intermediate shapes")
+            computed += 1
+            continue
+        values = onnx.numpy_helper.to_array(target)
+        if int((values == -1).sum()) > 1:
+            raise _Fail(f"Reshape {node.name or node.output[0]}: target {values.tolist()} has several -1")
+        constant += 1
+    detail = f"{constant} constant"
+    if computed:
+        detail += f", {computed} built from input dims (dynamic batch and shots)"
+    return detail
+
+
+def _check_folded(graph: onnx.GraphProto, shapes) -> str:
+    consts = _constant_names(graph)
+    foldable = []
+    for node in graph.node:
+        if node.op_type == "Constant":
+            continue
+        if node.input and all((not i) or i in consts for i in node.input):
+            foldable.append(f"{node.op_type} {node.name or node.output[0]}")
+        elif node.op_type == "Shape" and all(isinstance(d, int) for d in shapes.get(node.input[0], ["?"])):
+            foldable.append(f"Shape of static {node.input[0]}")
+    if foldable:
+        raise _Fail(f"{len(foldable)} foldable node(s): {_names(foldable, 3)}")
+    n_const = sum(n.op_type == "Constant" for n in graph.node)
+    return f"{len(graph.initializer)} initializers" + (f", {n_const} Constant nodes" if n_const else "")
+
+
+def _check_metadata(meta: dict[str, str]) -> str:
+    missing = [k for k in REQUIRED_KEYS if k not in meta]
+    if missing:
+        raise _Fail(f"missing keys: {', '.join(missing)}")
+    problems = []
+    if meta[KEY_GRAPH] not in GRAPH_KINDS:
+        problems.append(f"{KEY_GRAPH}={meta[KEY_GRAPH]!r}")
+    if meta[KEY_BACKBONE] not in ("vgg16", "resnet50", "resnet101"):
+        problems.append(f"{KEY_BACKBONE}={meta[KEY_BACKBONE]!r}")
+    if not meta[KEY_IMG_SIZE].isdigit():
+        problems.append(f"{KEY_IMG_SIZE}={meta[KEY_IMG_SIZE]!r}")
+    if meta[KEY_SHOTS] != "dynamic" and not (meta[KEY_SHOTS].isdigit() and int(meta[KEY_SHOTS]) >= 1):
+        problems.append(f"{KEY_SHOTS}={meta[KEY_SHOTS]!r}")
+    if not valid_checkpoint_digest(meta[KEY_CHECKPOINT]):
+        problems.append(f"{KEY_CHECKPOINT}={meta[KEY_CHECKPOINT]!r}")
+    if problems:
+        raise _Fail("bad values: " + ", ".join(problems))
+    return f"{meta[KEY_GRAPH]}, {meta[KEY_BACKBONE]}, checkpoint {meta[KEY_CHECKPOINT][:12]}"
+
+
+def _check_io(graph: onnx.GraphProto, shapes, types, meta: dict[str, str]) -> str:
+    kind = meta.get(KEY_GRAPH)
+    if kind not in GRAPH_KINDS:
+        raise _Fail("unknown graph kind: cannot check the I/O contract")
+    inputs, outputs = [i.name for i in graph.input], [o.name for o in graph.output]
+    if sorted(inputs) != sorted(GRAPH_INPUTS[kind]) or sorted(outputs) != sorted(GRAPH_OUTPUTS[kind]):
+        raise _Fail(f"{kind} graph needs inputs {list(GRAPH_INPUTS[kind])} -> {list(GRAPH_OUTPUTS[kind])}, has {inputs} -> {outputs}")
+    size = int(meta.get(KEY_IMG_SIZE, "0") or 0)
+    problems = []
+    for name in inputs + outputs:
+        want_type = onnx.TensorProto.UINT8 if name == "mask" else onnx.TensorProto.FLOAT
+        if types.get(name) != want_type:
+            problems.append(f"{name} is {ELEM_NAMES.get(types.get(name), types.get(name))}, not {ELEM_NAMES[want_type]}")
+        dims = shapes.get(name)
+        if dims is None or len(dims) != IO_RANKS[name]:
+            problems.append(f"{name} has rank {None if dims is None else len(dims)}, not {IO_RANKS[name]}")
+        elif name not in SUPPORT_FEATURES and dims[-2:] != [size, size]:
+            problems.append(f"{name} is {dims[-2]}x{dims[-1]}, not {size}x{size}")
+    if problems:
+        raise _Fail("; ".join(problems))
+    return f"{kind}: {', '.join(inputs)} -> {', '.join(outputs)}"
+
+
+def _check_mask_resize(graph: onnx.GraphProto) -> str:
+    if "support_masks" not in {i.name for i in graph.input}:
+        return "n/a (no support_masks input)"
+    consts = _constant_names(graph)
+    no_data = _shape_tensors(graph, of_inputs_only=False)  # constants and shape arithmetic
+    mask_only = {"support_masks"}  # tensors computed from the masks (and no other data) alone
+    for node in graph.node:
+        ins = [i for i in node.input if i]
+        if node.op_type not in ("Shape", "Size") and any(i in mask_only for i in ins) and all(i in mask_only or i in no_data for i in ins):
+            mask_only.update(o for o in node.output if o)
+    resized_by_resize = [n.name or n.output[0] for n in graph.node if n.op_type in RESIZE_OPS and n.input[0] in mask_only]
+    if resized_by_resize:
+        raise _Fail(f"a Resize acts on the support masks: {_names(resized_by_resize)} (use constant MatMuls)")
+    matmuls = [n for n in graph.node if n.op_type == "MatMul" and any(i in mask_only for i in n.input)]
+    weighted = [n for n in matmuls if any(i in consts for i in n.input)]
+    if not weighted or len(weighted) != len(matmuls):
+        raise _Fail(f"expected the masks resized by MatMuls with constant weights, found {len(weighted)} of {len(matmuls)}")
+    used = {i for n in weighted for i in n.input}
+    dims = {t.name: tuple(t.dims) for t in graph.initializer}
+    dims.update({n.output[0]: tuple(n.attribute[0].t.dims) for n in graph.node if n.op_type == "Constant" and n.attribute[0].name == "value"})
+    sizes = sorted({dims[i] for i in used if i in dims})
+    return f"{len(weighted)} MatMuls with constant weights {_names('x'.join(map(str, s)) for s in sizes)}; no Resize"
