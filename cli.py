@@ -25,6 +25,8 @@ from .errors import UserError
 COMMANDS: dict[str, str] = {
     "demo": "hsnet.demo_command",
     "run": "runtime.command",
+    "export": "export.command",
+    "check": "export.check_command",
     "bench": "benchmarks.command",
 }
 
