@@ -180,6 +180,21 @@ def test_metadata_records_the_export(r50_split, r50_400, small_exports):
     assert onnx.load(str(small_exports["vgg16-opset20"])).opset_import[0].version == 20
 
 
+def test_runtime_reads_the_exported_metadata_and_io(r50_split):
+    """The torch-free runtime (its own parser of the contract) accepts the split trio as one export."""
+    from hsnet_deploy.runtime.graph_metadata import GraphInfo, check_io_names
+
+    infos = {}
+    for kind, path in r50_split.items():
+        model = onnx.load(str(path))
+        info = GraphInfo.from_metadata(meta(path), str(path))
+        assert (info.kind, info.backbone, info.img_size, info.shots) == (kind, "resnet50", 128, None)
+        check_io_names(kind, tuple(i.name for i in model.graph.input), tuple(o.name for o in model.graph.output), str(path))
+        infos[kind] = info
+    infos["support_encoder"].check_same_export(infos["query"])
+    infos["episode"].check_same_export(infos["query"])
+
+
 # ---------------------------------------------------------------- parity with PyTorch
 
 
@@ -194,9 +209,8 @@ def test_parity_opset20_dynamic_shots(small_exports, random_hsnet):
     assert_parity(random_hsnet("vgg16"), small_exports["vgg16-opset20"], q, s, m)
 
 
-@pytest.mark.parametrize("b,k", [(1, 1), (2, 5)])
-def test_parity_resnet50_dynamic_shots(b, k, r50_split, random_hsnet):
-    q, s, m = random_episode(b, k, 128, seed=10 + k)
+def test_parity_resnet50_five_shots_batch_two(r50_split, random_hsnet):
+    q, s, m = random_episode(2, 5, 128, seed=15)  # dynamic B and K, traced with B = K = 2
     assert_parity(random_hsnet("resnet50"), r50_split["episode"], q, s, m)
 
 
@@ -276,34 +290,36 @@ def test_ragged_masks_at_400_exercise_the_trap():
     assert tiny > 0 and (resized == 0).any()
 
 
-def _with_extra_output(path, tmp_path, name_filter):
-    """A copy of the graph that also outputs the first tensor whose inferred dims match."""
+def _with_extra_output(path, tmp_path, dims_filter):
+    """A copy of the graph that also outputs the one tensor whose inferred dims match."""
     model = onnx.load(str(path))
-    for vi in model.graph.value_info:
-        dims = [d.dim_value if d.HasField("dim_value") else None for d in vi.type.tensor_type.shape.dim]
-        if name_filter(dims):
-            model.graph.output.append(vi)
-            out = tmp_path / "with_corr.onnx"
-            onnx.save(model, str(out))
-            return out, vi.name
-    raise AssertionError("no tensor of the expected shape in the graph")
+    matches = [vi for vi in model.graph.value_info
+               if dims_filter([d.dim_value if d.HasField("dim_value") else None for d in vi.type.tensor_type.shape.dim])]
+    assert len(matches) == 1, [vi.name for vi in matches]
+    model.graph.output.append(matches[0])
+    out = tmp_path / "with_corr.onnx"
+    onnx.save(model, str(out))
+    return out, matches[0].name
 
 
 def test_resnet50_400_ragged_masks_logits_masks_and_correlation(r50_400, random_hsnet, tmp_path):
+    """The NOTES.md trap: naive exports got C1 0.99 off, logits 7.9 % off, 0.65 % of pixels flipped."""
     from hsnet_deploy.hsnet.correlation import level_correlation
 
     model = random_hsnet("resnet50")
     q, s, m = random_episode(1, 1, 400, seed=3)
-    assert_parity(model, r50_400, q, s, m)
-
-    # the masked C1 correlation (B*K, 4, 50, 50, 50, 50): where the naive export was 0.99 off
+    # the graph plus its masked C1 correlation (B*K, 4, 50, 50, 50, 50) as an extra output
     path, name = _with_extra_output(r50_400, tmp_path, lambda d: d[1:] == [4, 50, 50, 50, 50])
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    (corr,) = sess.run([name], {"query_img": q.numpy(), "support_imgs": s.numpy(), "support_masks": m.numpy()})
+    logits, mask, corr = sess.run(["logits", "mask", name], {"query_img": q.numpy(), "support_imgs": s.numpy(), "support_masks": m.numpy()})
     with torch.no_grad():
-        ref = level_correlation(model.encode_query(q)[2], model.encode_support(s, m)[2]).numpy()
-    assert corr.shape == ref.shape
-    assert np.abs(corr - ref).max() <= 1e-4  # cosine similarities in [0, 1]
+        support = model.encode_support(s, m)
+        ref_logits = model.forward_with_support(q, *support).numpy()
+        ref_corr = level_correlation(model.encode_query(q)[2], support[2]).numpy()
+    assert corr.shape == ref_corr.shape
+    assert np.abs(corr - ref_corr).max() <= 1e-4  # cosine similarities in [0, 1]
+    assert np.abs(logits - ref_logits).max() <= 1e-4 * np.abs(ref_logits).max()
+    assert np.array_equal(mask, kshot_vote(torch.from_numpy(ref_logits)).numpy())
 
 
 # ---------------------------------------------------------------- each check can fail

@@ -38,12 +38,12 @@ def _assert_parity(model, path, q, s, m):
 
 @pytest.fixture(scope="module")
 def cli_exports(tmp_path_factory, random_hsnet):
-    """Two CLI exports of VGG16 at 64 (cheap): from an official-layout checkpoint (fixed
-    K = 1, opset 18), and with random weights as a split trio with dynamic K; their
-    stdout/stderr are kept for the tests."""
+    """Two cheap CLI exports at 64x64: ResNet50 from an official-layout checkpoint (fixed
+    K = 1, opset 18), and a random VGG16 as a split trio with dynamic K; their stdout and
+    stderr are kept for the tests."""
     out = tmp_path_factory.mktemp("cli")
     checkpoint = out / "best_model.pt"
-    save_official_checkpoint(random_hsnet("vgg16", 1), checkpoint)
+    save_official_checkpoint(random_hsnet("resnet50"), checkpoint)  # ~100 MB (VGG16's classifier would make it 500)
     results = {}
     for name, argv in {
         "checkpoint": ["export", "--checkpoint", str(checkpoint), "--img-size", "64", "--opset", "18", "-o", str(out / "ckpt.onnx")],
@@ -64,10 +64,10 @@ def test_export_from_checkpoint_records_its_digest_and_matches_pytorch(cli_expor
     assert "WARNING" not in stderr and "ckpt.onnx" in stdout
     meta = _meta(out / "ckpt.onnx")
     assert meta["hsnet_deploy.checkpoint_sha256"] == file_sha256(checkpoint)
-    assert (meta["hsnet_deploy.backbone"], meta["hsnet_deploy.shots"], meta["hsnet_deploy.img_size"]) == ("vgg16", "1", "64")
+    assert (meta["hsnet_deploy.backbone"], meta["hsnet_deploy.shots"], meta["hsnet_deploy.img_size"]) == ("resnet50", "1", "64")
     assert meta["hsnet_deploy.opset"] == "18"  # backbone inferred from the checkpoint, opset as asked
     q, s, m = random_episode(2, 1, 64, seed=31)
-    _assert_parity(random_hsnet("vgg16", 1), out / "ckpt.onnx", q, s, m)
+    _assert_parity(random_hsnet("resnet50"), out / "ckpt.onnx", q, s, m)
 
 
 def test_random_weights_export_warns_and_writes_the_split_trio(cli_exports, random_hsnet):
