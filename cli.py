@@ -28,6 +28,8 @@ COMMANDS: dict[str, str] = {
     "export": "export.command",
     "check": "export.check_command",
     "bench": "benchmarks.command",
+    "eval": "hsnet.evaluation.command",
+    "train": "hsnet.training.command",
 }
 
 

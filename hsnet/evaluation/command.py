@@ -1,0 +1,151 @@
+"""``hsnet-deploy eval``: mIoU / FB-IoU of any model file on few-shot benchmark episodes.
+
+    hsnet-deploy eval MODEL --benchmark pascal --datapath D --splits S --fold 0 --nshot 1
+    hsnet-deploy eval MODEL --benchmark synthetic --nshot 5 --episodes 500 --json out.json
+
+MODEL is anything the runtime loads (``.pt``, ``.onnx`` with or without split graphs,
+``.engine``), so the same episodes score every backend and precision. The protocol (seed
+0, episodes in order, network-size scoring unless ``--use-original-imgsize``) is
+described in :mod:`hsnet_deploy.hsnet.evaluation.evaluate`.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "score a model (.pt/.onnx/.engine) on few-shot episodes: official mIoU and FB-IoU"
+
+FILE_LAYOUTS = {
+    "pascal": "DATAPATH/VOC2012/{JPEGImages,SegmentationClassAug}",
+    "coco": "DATAPATH/COCO2014/{train2014,val2014,annotations}",
+    "fss": "DATAPATH/FSS-1000/<class>/N.jpg + N.png",
+    "folder": "DATAPATH/<class>/<name>.jpg + <name>.png",
+}
+NEEDS_SPLITS = ("pascal", "coco", "fss")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from ..data import BENCHMARKS
+
+    parser.add_argument("model", metavar="MODEL", help="model file: .pt checkpoint, .onnx (episode or split graphs) or .engine")
+    parser.add_argument("--benchmark", choices=BENCHMARKS, default="synthetic",
+                        help="episode source (default synthetic: the held-out test classes)")
+    parser.add_argument("--datapath", metavar="D", help="dataset root (" + "; ".join(f"{k}: {v}" for k, v in FILE_LAYOUTS.items()) + ")")
+    parser.add_argument("--splits", metavar="DIR", help="official split lists folder (pascal/, coco/, fss/) for pascal, coco, fss")
+    parser.add_argument("--fold", type=int, default=0, help="test fold 0..3 for pascal and coco (default 0)")
+    parser.add_argument("--nshot", type=int, default=1, metavar="K", help="support images per episode (default 1)")
+    parser.add_argument("--use-original-imgsize", action="store_true",
+                        help="resize the logits to each query's original size and score there (default: network size)")
+    parser.add_argument("--episodes", type=int, metavar="N",
+                        help="evaluate only the first N episodes (default: all; pascal/coco/synthetic 1000, fss 2400)")
+    parser.add_argument("--img-size", type=int, metavar="S",
+                        help="network input side for .pt checkpoints (default 400; exported graphs fix their own)")
+    parser.add_argument("--backbone", choices=("vgg16", "resnet50", "resnet101"),
+                        help="backbone of a .pt checkpoint (default: inferred from its keys)")
+    parser.add_argument("--synthetic-size", type=int, default=128, metavar="S",
+                        help="side of the generated synthetic images (default 128)")
+    parser.add_argument("--seed", type=int, default=0, help="episode sampling seed (default 0, the official protocol)")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="where to run (default auto)")
+    parser.add_argument("--threads", type=int, metavar="N",
+                        help="PyTorch CPU threads for .pt models (default: PyTorch's choice; 1 is faster on a busy machine)")
+    parser.add_argument("--json", metavar="FILE", help="write the numbers, configuration, model metadata and timing as JSON")
+    parser.add_argument("--grid", metavar="PNG", help="write a picture of the first episodes (supports, truth, prediction)")
+    parser.add_argument("--grid-episodes", type=int, default=4, metavar="N", help="episodes in the --grid picture (default 4)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def open_benchmark(args: argparse.Namespace, split: str = "test"):
+    """The episodes named by --benchmark/--datapath/--splits/--fold/--nshot/--seed."""
+    from pathlib import Path
+
+    from ...errors import UserError
+    from ..data import open_dataset
+
+    if args.nshot < 1:
+        raise UserError(f"--nshot must be at least 1, got {args.nshot}")
+    if args.episodes is not None and args.episodes < 1:
+        raise UserError(f"--episodes must be at least 1, got {args.episodes}")
+    if args.benchmark in FILE_LAYOUTS:
+        if not args.datapath:
+            raise UserError(f"--benchmark {args.benchmark} needs --datapath D ({FILE_LAYOUTS[args.benchmark]})")
+        if not Path(args.datapath).is_dir():
+            raise UserError(f"--datapath {args.datapath} is not a folder")
+    if args.benchmark in NEEDS_SPLITS and not args.splits:
+        raise UserError(f"--benchmark {args.benchmark} needs --splits DIR, the official split lists "
+                        "(pascal/{trn,val}/foldN.txt, coco/{trn,val}/foldN.pkl, fss/{trn,val,test}.txt)")
+    if args.benchmark in ("pascal", "coco") and not 0 <= args.fold <= 3:
+        raise UserError(f"--fold {args.fold} does not exist for {args.benchmark}: folds are 0, 1, 2, 3")
+    return open_dataset(args.benchmark, args.datapath, args.splits, fold=args.fold, split=split,
+                        shot=args.nshot, seed=args.seed, n_episodes=args.episodes,
+                        img_size=args.synthetic_size)
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    import math
+    import sys
+    from pathlib import Path
+
+    from ... import __version__
+    from ...atomic_file import write_text_atomic
+    from ...errors import UserError
+    from ...runtime import Segmenter
+    from .evaluate import SegmenterPredictor, evaluate
+
+    if args.grid_episodes < 1:
+        raise UserError("--grid-episodes must be at least 1")
+    for out in (args.json, args.grid):
+        if out and not Path(out).resolve().parent.is_dir():
+            raise UserError(f"output folder does not exist: {Path(out).parent}")
+    dataset = open_benchmark(args)
+    if args.threads is not None:
+        if args.threads < 1:
+            raise UserError(f"--threads must be at least 1, got {args.threads}")
+        if Path(args.model).suffix.lower() in (".pt", ".pth"):
+            from ..training.command import set_threads
+
+            set_threads(args.threads)
+    with Segmenter.load(args.model, device=args.device, img_size=args.img_size, backbone=args.backbone) as seg:
+        predictor = SegmenterPredictor(seg)
+        print(f"{seg!r}: {args.benchmark} {args.nshot}-shot, {min(len(dataset), args.episodes or len(dataset))} "
+              f"episodes, {'original' if args.use_original_imgsize else 'network'}-size scoring", file=sys.stderr)
+        result = evaluate(predictor, dataset, args.use_original_imgsize, args.episodes,
+                          grid_path=args.grid, grid_count=args.grid_episodes, progress=not args.quiet)
+        model_info = {
+            "path": str(args.model),
+            "backend": seg.backend,
+            "graphs": list(seg.runners),
+            "img_size": seg.img_size,
+            "shots": seg.shots if seg.shots is not None else "dynamic",
+            "metadata": seg.metadata,
+        }
+    timing = result.timing()
+    print(f"mIoU {result.miou:.2f}  FB-IoU {result.fbiou:.2f}  ({result.episodes} episodes, "
+          f"{timing['episodes_per_s']:.2f} episodes/s, model {timing['model_ms_per_episode']:.1f} ms/episode)")
+    if args.json:
+        report = {
+            "miou": result.miou,
+            "fbiou": result.fbiou if math.isfinite(result.fbiou) else None,
+            "episodes": result.episodes,
+            "class_iou": result.summary["class_iou"],
+            "class_episodes": result.summary["class_episodes"],
+            "config": {
+                "benchmark": args.benchmark,
+                "datapath": args.datapath,
+                "splits": args.splits,
+                "fold": args.fold if args.benchmark in ("pascal", "coco") else None,
+                "nshot": args.nshot,
+                "seed": args.seed,
+                "use_original_imgsize": bool(args.use_original_imgsize),
+                "synthetic_size": args.synthetic_size if args.benchmark == "synthetic" else None,
+                "device": args.device,
+                "threads": args.threads,
+                "class_ids": [int(c) for c in dataset.class_ids],
+            },
+            "model": model_info,
+            "timing": timing,
+            "grid": {"path": args.grid, "episodes": result.grid_episodes} if args.grid else None,
+            "hsnet_deploy_version": __version__,
+        }
+        write_text_atomic(args.json, json.dumps(report, indent=2) + "\n")
+    return 0
