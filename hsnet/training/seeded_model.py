@@ -1,0 +1,36 @@
+"""The model a training run starts from, reproducible from ``--seed``.
+
+    torch.manual_seed(seed)
+    model = load_hsnet(backbone, backbone_weights=FILE or None)   # learner: PyTorch's default init
+    if no FILE: randomize_for_testing(model.backbone, seed)       # seeded random backbone
+
+- Learner: PyTorch's default initialisation of every Conv2d / GroupNorm, drawn from the
+  global generator right after ``torch.manual_seed(seed)``.
+- Backbone: the given torchvision weight file (e.g. ImageNet ``resnet50-0676ba61.pth``)
+  when there is one. Without one (no ImageNet weights are available offline here) it is
+  :func:`hsnet_deploy.hsnet.random_weights.randomize_for_testing` with the same seed, one
+  ``torch.Generator().manual_seed(seed)`` drawn in module order: every conv weight
+  N(0, 2 / fan_in) (He), BatchNorm weight U(0.5, 1.5), bias U(-0.2, 0.2), running mean
+  N(0, 0.2^2), running variance U(0.5, 2). The backbone then stays frozen, so the trained
+  checkpoint holds exactly this backbone.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+
+
+def build_model(backbone: str = "resnet50", seed: int = 0, backbone_weights: Optional[str] = None):
+    """A fresh HSNet (train mode; the backbone stays in eval mode, frozen)."""
+    from ..checkpoint import load_hsnet
+    from ..random_weights import randomize_for_testing
+
+    torch.manual_seed(seed)
+    model = load_hsnet(backbone=backbone, backbone_weights=backbone_weights)
+    if backbone_weights is None:
+        randomize_for_testing(model.backbone, seed)
+    for p in model.backbone.parameters():
+        p.requires_grad_(False)
+    return model.train()
