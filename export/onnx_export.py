@@ -12,12 +12,15 @@ Pipeline for one graph (:func:`build_onnx`):
    that fails a check is never written.
 
 Why the tracer and not ``dynamo=True``: measured on this model (torch 2.13, onnxscript
-0.7.2, ResNet50 at 128) the dynamo exporter emitted 52 GatherND + 26 Gather nodes (the
-center-pivot strided slices and the layer stacking), InstanceNormalization for GroupNorm,
-unfused BatchNormalization, and could not produce opset 17 (its down-conversion failed);
-it also took 48 s against 8 s. The tracer gives Slices for the strided support dims,
-folds batch-norm, and every remaining untidiness (shape arithmetic on the batch dim,
-Resize with computed sizes) is removed by the cleaning passes, which are checked.
+0.7.2, ResNet50 at 128, dynamic batch) the dynamo exporter emitted 52 GatherND + 26
+Gather nodes (it decomposes every linear/bilinear interpolation into index gathers,
+aten._unsafe_index / aten.select, and traced the mask-resize weights as computation
+instead of constants), InstanceNormalization for GroupNorm and unfused
+BatchNormalization, and could not produce opset 17 (it exports 18 and its
+down-conversion failed); it also took 48 s against 8 s. The tracer keeps the model's
+constants, gives Slices for the strided support dims, folds batch-norm into the convs,
+and what it leaves untidy (shape arithmetic on the batch dim, Resize with computed sizes)
+is removed by the cleaning passes and verified by the checks.
 
 Files are written atomically (:mod:`hsnet_deploy.atomic_file`); the split export writes
 all three files or none.
