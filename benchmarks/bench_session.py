@@ -32,27 +32,26 @@ import numpy as np
 
 from .. import __version__
 from ..errors import UserError
-from .configurations import (
-    CACHED_MODE,
-    COST_EPISODE,
-    COST_OFFICIAL,
-    COST_QUERY,
-    EPISODE_MODE,
-    Configuration,
-    OnnxRuntimeConfiguration,
-    TorchConfiguration,
-)
+from .configurations import CACHED_MODE, COST_EPISODE, COST_OFFICIAL, COST_QUERY, EPISODE_MODE, Configuration
 from .cost_formulas import Cost
 from .latency_stats import summarize
 from .model_arguments import ModelArgument, parse_model_argument
+from .onnxruntime_configuration import OnnxRuntimeConfiguration
 from .peak_memory import measure_peak_memory
 from .roofline import PRECISIONS, TARGETS, estimate_episode
-from .staged_forward import NETWORK, NETWORK_STAGES, POST, PRE, STAGES, SUPPORT_BACKBONE
+from .staged_forward import NETWORK_STAGES, POST, PRE, STAGES, SUPPORT_BACKBONE
 from .synthetic_episode import ORIGINAL_SIZE, QUERY_POOL, make_episodes
+from .torch_configuration import TorchConfiguration
 
 MODES = ("all", EPISODE_MODE, CACHED_MODE)
 DEVICES = ("auto", "cpu", "cuda")
 SCHEMA = "hsnet_deploy.bench/1"
+MEMORY_NOTE = (
+    "peak during one warm episode (the last warm-up), and during the case's first episode; "
+    "memory an allocator keeps from earlier episodes (onnxruntime's CPU arena) is reused without "
+    "raising the RSS, so for onnxruntime the first-run figure is the better measure; on CUDA the "
+    "figures are PyTorch's peak allocated tensors, which no cache hides"
+)
 DEFAULT_IMG_SIZE = 400
 TABLE5_SIZE_CPU = 128
 TABLE5_SIZE_CUDA = 400
@@ -72,6 +71,7 @@ class BenchSettings:
     table5_size: Optional[int] = None  # None: 128 on CPU, 400 on CUDA; 0: skip Table 5
     table5_iters: int = 3
     seed: int = 0
+    threads: Optional[int] = None  # CPU threads for PyTorch and onnxruntime; None: their defaults
     progress: bool = True
 
     def check(self) -> None:
@@ -86,6 +86,8 @@ class BenchSettings:
                 raise UserError(f"--{name.replace('_', '-')} must not be negative, got {getattr(self, name)}")
         if not self.shots or any(int(k) < 1 for k in self.shots):
             raise UserError(f"--shots must be positive integers, got {','.join(map(str, self.shots))}")
+        if self.threads is not None and self.threads < 1:
+            raise UserError(f"--threads must be at least 1, got {self.threads}")
         if self.img_size is not None and self.img_size < 1:
             raise UserError(f"--img-size must be positive, got {self.img_size}")
 
@@ -100,7 +102,8 @@ class Case:
     timed_stages: list = field(default_factory=list)  # stage -> seconds, per timed episode
     staged_stages: list = field(default_factory=list)  # stage -> seconds, per staged episode
     reference: object = None  # EpisodeOutput of episode 0
-    memory: dict = field(default_factory=dict)
+    memory: dict = field(default_factory=dict)  # peak memory of a warm episode
+    first_run_memory: dict = field(default_factory=dict)  # ... and of the case's first episode
 
 
 # ----------------------------------------------------------------------------- resolving
@@ -150,14 +153,14 @@ def _onnx_parameter_counts(paths) -> dict:
     return {"learnable": None, "total": total, "note": "initializer elements of the ONNX graph(s)"}
 
 
-def _open_segmenter(paths: dict, device: str):
+def _open_segmenter(paths: dict, device: str, threads: Optional[int] = None):
     from ..runtime.onnxruntime_runner import OnnxRuntimeRunner
     from ..runtime.segmenter import Segmenter
 
     runners = {}
     try:
         for kind, path in paths.items():
-            runners[kind] = OnnxRuntimeRunner(path, device=device).activate()
+            runners[kind] = OnnxRuntimeRunner(path, device=device, intra_op_threads=threads).activate()
         return Segmenter(runners)
     except BaseException:
         for runner in runners.values():
@@ -196,6 +199,12 @@ class BenchmarkRun:
 
         s = self.s
         self.device = resolve_device(s.device)
+        if s.threads:
+            import torch
+
+            previous = torch.get_num_threads()
+            torch.set_num_threads(s.threads)
+            stack.callback(torch.set_num_threads, previous)  # leave the process as it was
         arguments = [parse_model_argument(text) for text in s.models]
         ort_device, ort_skip = _ort_device(self.device)
         onnx_args = [a for a in arguments if a.kind == "onnx"]
@@ -270,11 +279,11 @@ class BenchmarkRun:
     def _open_onnx(self, arg: ModelArgument, device: str) -> dict:
         segs = {}
         if arg.episode_graph is not None:
-            segs["episode"] = _open_segmenter({"episode": arg.episode_graph}, device)
+            segs["episode"] = _open_segmenter({"episode": arg.episode_graph}, device, self.s.threads)
             self._segmenters.append(segs["episode"])
         if arg.split_graphs is not None:
             support, query = arg.split_graphs
-            segs["split"] = _open_segmenter({"support_encoder": support, "query": query}, device)
+            segs["split"] = _open_segmenter({"support_encoder": support, "query": query}, device, self.s.threads)
             self._segmenters.append(segs["split"])
         return segs
 
@@ -334,7 +343,9 @@ class BenchmarkRun:
         for case in self.cases:
             progress.set_postfix_str(f"prepare {case.config.label} K={case.shots}")
             case.config.prepare(self.episodes[case.shots][0])
-            case.reference = case.config.run(self.episodes[case.shots][0])
+            with measure_peak_memory(cuda) as mem:
+                case.reference = case.config.run(self.episodes[case.shots][0])
+            case.first_run_memory = mem.as_dict()
             progress.update(1)
 
         for w in range(max(s.warmup, 1)):  # at least one pass: it carries the memory measurement
@@ -454,7 +465,7 @@ class BenchmarkRun:
             "stages_ms": stages_ms,
             "stages_source": stage_source,
             "support_encoding_ms": float(np.median(cfg.support_encode_seconds) * 1e3) if cfg.support_encode_seconds else None,
-            "memory": case.memory,
+            "memory": {**case.memory, "first_run": case.first_run_memory, "note": MEMORY_NOTE},
             "parameters": params,
             "flops_per_stage": flops,
             "flops_total": sum(flops.values()),
@@ -498,6 +509,7 @@ class BenchmarkRun:
             "cpu": _cpu_name(),
             "torch": torch.__version__,
             "torch_threads": torch.get_num_threads(),
+            "onnxruntime_threads": self.s.threads or "default (one per physical core)",
             "device": str(self.device),
             "gpu": torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else None,
             # PyTorch's defaults: FP32 convolutions may run as TF32 on NVIDIA GPUs since Ampere
@@ -558,6 +570,7 @@ class BenchmarkRun:
                     "original_image_size_hw": list(ORIGINAL_SIZE),
                     "queries_cycled": QUERY_POOL,
                     "seed": s.seed,
+                    "threads": s.threads,
                     "episode_definition": "uint8 images and masks at the original size -> pre-processing -> network -> logits resized to the query's size -> K-shot vote",
                     "flop_convention": "FLOPs = 2 x multiply-accumulates of convolutions, linear layers and correlation matmuls",
                 },

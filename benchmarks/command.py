@@ -38,6 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--table5-size", type=int, default=None,
                         help="image size for the dense vs center-pivot learner comparison (default 128 on CPU, 400 on CUDA; 0 skips)")
     parser.add_argument("--table5-iters", type=int, default=3, help="timed passes per learner for Table 5 (default 3)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="CPU threads for PyTorch and onnxruntime (default: theirs); 1 gives steadier numbers on a busy machine")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random weights and synthetic images (default 0)")
     parser.add_argument("--json", metavar="OUT.json", help="write the full report as JSON")
     parser.add_argument("--plot", metavar="OUT.png", help="write the stage breakdown as a PNG bar chart")
@@ -103,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
         table5_size=args.table5_size,
         table5_iters=args.table5_iters,
         seed=args.seed,
+        threads=args.threads,
     )
     report = run_benchmark(settings)
     print(format_report(report))

@@ -37,18 +37,26 @@ def _num(value: Optional[float], fmt: str = "{:.2f}") -> str:
     return "-" if value is None else fmt.format(value)
 
 
+def _memory_value(mem: dict) -> Optional[float]:
+    for key in ("cuda_increase_mb", "rss_increase_mb"):
+        if mem.get(key) is not None:
+            return mem[key]
+    return None
+
+
 def _memory(result: dict) -> str:
+    """'warm / first' episode memory increase in MB."""
     mem = result.get("memory") or {}
-    if mem.get("cuda_increase_mb") is not None:
-        return f"{mem['cuda_increase_mb']:.0f} (GPU)"
-    if mem.get("rss_increase_mb") is not None:
-        return f"{mem['rss_increase_mb']:.0f}"
-    return _num(mem.get("peak_rss_mb"), "{:.0f} (peak)")
+    warm, first = _memory_value(mem), _memory_value(mem.get("first_run") or {})
+    if warm is None and first is None:
+        return _num(mem.get("peak_rss_mb"), "{:.0f} (peak)")
+    gpu = " GPU" if mem.get("cuda_increase_mb") is not None else ""
+    return f"{_num(warm, '{:.0f}')} / {_num(first, '{:.0f}')}{gpu}"
 
 
 def latency_section(report: dict) -> str:
     headers = ["K", "configuration", "median ms", "p90", "p99", "mean ± std", "FPS", "x baseline", "speedup",
-               "support enc. ms (once)", "mem MB", "GFLOPs", "mask = base"]
+               "support enc. ms (once)", "mem MB warm / 1st", "GFLOPs", "mask = base"]
     rows = []
     for r in report["results"]:
         lat = r["latency_ms"]
@@ -74,7 +82,8 @@ def latency_section(report: dict) -> str:
         + text_table(headers, rows, align)
         + "\n  x baseline = median / baseline median (same K, same run); speedup = its inverse."
         + "\n  cached-support rows: per query, the support set encoded once beforehand (its one-off cost in 'support enc.')."
-        + "\n  mem MB = peak RSS increase during one episode (GPU: peak allocated increase); GFLOPs per episode (per query when cached)."
+        + "\n  mem MB = peak RSS increase during a warm episode / the first episode (GPU: peak allocated increase); onnxruntime's"
+        + "\n  arena keeps memory between episodes, hiding it in warm ones: read its first-run figure. GFLOPs per episode (per query when cached)."
     )
 
 
@@ -154,7 +163,7 @@ def roofline_section(roofline: dict, report: dict) -> str:
 
 def format_report(report: dict) -> str:
     env, st = report["environment"], report["settings"]
-    where = env["gpu"] or f"{env['cpu']}, {env['torch_threads']} torch threads"
+    where = env["gpu"] or f"{env['cpu']}, {env['torch_threads']} torch threads, onnxruntime threads: {env.get('onnxruntime_threads')}"
     header = (
         f"hsnet-deploy bench: {st['backbone']} {st['img_size']}x{st['img_size']}, K={','.join(map(str, st['shots']))}, "
         f"device {st['device']} ({where}); {st['iters']} timed episodes per configuration after {st['warmup']} warm-up, "

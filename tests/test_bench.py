@@ -3,6 +3,8 @@ one-line errors for bad input. Behaviour only: no test asserts a speed."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 
 import numpy as np
@@ -23,7 +25,7 @@ LATENCY_FIELDS = {"n", "median_ms", "p90_ms", "p99_ms", "mean_ms", "std_ms", "mi
 TOP_FIELDS = {"schema", "environment", "settings", "results", "skipped", "notes", "table5", "roofline"}
 
 try:
-    import onnxruntime  # noqa: F401
+    import onnxruntime  # noqa: F401  (only whether they import matters)
 
     from hsnet_deploy.export import export_onnx  # noqa: F401
 
@@ -39,14 +41,14 @@ def tiny_run(tmp_path_factory):
     out_json, out_png = folder / "bench.json", folder / "bench.png"
     argv = [
         "bench", "--img-size", "96", "--shots", "1,2", "--iters", "2", "--warmup", "1", "--stage-iters", "1",
-        "--table5-size", "96", "--table5-iters", "1", "--device", "cpu", "--json", str(out_json), "--plot", str(out_png),
+        "--table5-size", "96", "--table5-iters", "1", "--device", "cpu", "--threads", "1",
+        "--json", str(out_json), "--plot", str(out_png),
     ]
-    import contextlib
-    import io
-
+    threads = torch.get_num_threads()
     stdout = io.StringIO()
     with contextlib.redirect_stdout(stdout):
         status = main(argv)
+    assert torch.get_num_threads() == threads  # --threads 1 applied to the run only
     return status, stdout.getvalue(), out_json, out_png
 
 
@@ -57,6 +59,7 @@ def test_tiny_run_writes_table_json_and_png(tiny_run):
         assert heading in text
     report = json.loads(out_json.read_text())
     assert TOP_FIELDS <= set(report)
+    assert report["environment"]["torch_threads"] == 1 and report["settings"]["threads"] == 1
     from PIL import Image
 
     with Image.open(out_png) as img:
@@ -80,6 +83,7 @@ def test_json_has_every_field_and_ordered_percentiles(tiny_run):
         assert r["parameters"]["total"] > 0
         mem = r["memory"]
         assert mem["peak_rss_mb"] is not None and mem["peak_rss_mb"] > 0
+        assert mem["first_run"]["peak_rss_mb"] > 0
         agree = r["agreement_with_baseline"]
         assert 0.0 <= agree["mask_pixels_equal"] <= 1.0 and agree["logits_max_abs_diff"] >= 0
         if r["mode"] == "cached-support":
@@ -141,6 +145,7 @@ def test_table5_and_roofline_sections(tiny_run):
         (["bench", "torch", "--shots", "1,x"], "--shots"),
         (["bench", "torch", "--shots", "0"], "--shots"),
         (["bench", "torch", "--iters", "0"], "--iters"),
+        (["bench", "torch", "--threads", "0"], "--threads"),
         (["bench", "torch", "--json", "/no/such/folder/out.json"], "output folder does not exist"),
         (["bench", "torch", "--plot", "chart.jpg"], "--plot"),
         (["bench", "torch", "--backbone", "vgg16", "--img-size", "16"], "too small"),
@@ -170,7 +175,8 @@ def test_wrong_file_type_and_broken_split(tmp_path, capsys):
 
 def test_fp16_configuration_keeps_mask_resize_fp32_and_restores_it(random_hsnet):
     """The CUDA FP16 configuration's code path, exercised with CPU autocast."""
-    from hsnet_deploy.benchmarks.configurations import COST_EPISODE, TorchConfiguration
+    from hsnet_deploy.benchmarks.configurations import COST_EPISODE
+    from hsnet_deploy.benchmarks.torch_configuration import TorchConfiguration
     from hsnet_deploy.benchmarks.mask_resize_patch import ResidentMaskResize, resident_fp32_mask_resize
     from hsnet_deploy.benchmarks.synthetic_episode import make_episodes
     from hsnet_deploy.hsnet import correlation

@@ -1,0 +1,195 @@
+"""PyTorch configurations: the baseline, batched-K, cached-support; FP16 and CUDA graphs.
+
+The network part of an episode is one of three paths (see :mod:`staged_forward`):
+
+    official   K full 1-shot forward passes, the query recomputed each time (baseline)
+    episode    model(query, supports, masks): query once, K supports as one batch
+    query      model.forward_with_support(query, *cached): support set encoded once
+
+FP16 is ``torch.autocast(float16)`` with the support-mask resize kept in FP32
+(:mod:`mask_resize_patch`); PyTorch's autocast already runs norms and GroupNorm in FP32.
+A CUDA graph records the network once on static input buffers (after a warm-up on a
+side stream, as CUDA-graph capture requires) and ``run`` replays it; the host parts
+(pre/post-processing, copies into the static buffers) stay outside the graph.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Callable, Optional
+
+import numpy as np
+
+from ..runtime.postprocess import postprocess
+from .configurations import (
+    CACHED_MODE,
+    COST_OFFICIAL,
+    COST_QUERY,
+    EPISODE_MODE,
+    Configuration,
+    EpisodeOutput,
+    preprocess_query,
+    preprocess_support,
+)
+from .staged_forward import NETWORK, POST, PRE, StageObserver, staged_episode, staged_official, staged_query
+from .synthetic_episode import Episode
+
+
+class TorchConfiguration(Configuration):
+    """The PyTorch model on one device, FP32 or FP16 autocast, optionally as a CUDA graph."""
+
+    backend = "torch"
+
+    def __init__(self, key, label, model, device, shots, img_size, source, path, precision="fp32", cuda_graph=False):
+        super().__init__(label, shots, img_size, source)
+        import torch
+
+        self._torch = torch
+        self.key = key
+        self.model = model
+        self.device = device
+        self.cost_path = path
+        self.mode = CACHED_MODE if path == COST_QUERY else EPISODE_MODE
+        self.precision = precision
+        self.cuda_graph = cuda_graph
+        self.can_stage = not cuda_graph
+        self._support_feats = None
+        self._graph = None
+        self._static_inputs: tuple = ()
+        self._static_output = None
+        self._resize = None
+        if precision == "fp16" or cuda_graph:
+            from .mask_resize_patch import ResidentMaskResize
+
+            self._resize = ResidentMaskResize()
+
+    # ---- helpers ---------------------------------------------------------------------
+    def _sync(self) -> None:
+        if self.device.type == "cuda":
+            self._torch.cuda.synchronize(self.device)
+
+    def _numerics(self):
+        """The context the network runs in: autocast for FP16, the resident mask resize."""
+        stack = contextlib.ExitStack()
+        if self._resize is not None:
+            from .mask_resize_patch import resident_fp32_mask_resize
+
+            stack.enter_context(resident_fp32_mask_resize(self._resize))
+        if self.precision == "fp16":
+            # cache off: required for CUDA-graph capture, harmless otherwise
+            stack.enter_context(self._torch.autocast(self.device.type, dtype=self._torch.float16, cache_enabled=False))
+        return stack
+
+    def _to_device(self, array: np.ndarray):
+        return self._torch.from_numpy(array).to(self.device)
+
+    def _network(self, observer: Optional[StageObserver]) -> Callable:
+        """(device tensors...) -> logits (1, K, 2, S, S), plain or staged."""
+        model = self.model
+        if self.cost_path == COST_QUERY:
+            if observer is not None:
+                return lambda q: staged_query(model, q, self._support_feats, observer)
+            return lambda q: model.forward_with_support(q, *self._support_feats)
+        if self.cost_path == COST_OFFICIAL:
+            if observer is not None:
+                return lambda q, s, m: staged_official(model, q, s, m, observer)
+            torch = self._torch
+            # exactly the official loop: K full forward passes of the 1-shot model
+            return lambda q, s, m: torch.cat([model(q, s[:, k : k + 1], m[:, k : k + 1]) for k in range(s.shape[1])], dim=1)
+        if observer is not None:
+            return lambda q, s, m: staged_episode(model, q, s, m, observer)
+        return lambda q, s, m: model(q, s, m)
+
+    def _host_inputs(self, episode: Episode) -> tuple:
+        query = preprocess_query(episode, self.img_size)
+        if self.cost_path == COST_QUERY:
+            return (query,)
+        return (query,) + preprocess_support(episode, self.img_size)
+
+    # ---- lifecycle -------------------------------------------------------------------
+    def prepare(self, episode: Episode, repeats: int = 3) -> None:
+        torch = self._torch
+        if self.cost_path == COST_QUERY:
+            for _ in range(max(1, repeats)):
+                start = time.perf_counter()  # pre-processing + encoding, as the runtime's set_support
+                images, masks = preprocess_support(episode, self.img_size)
+                with torch.inference_mode(), self._numerics():
+                    feats = self.model.encode_support(self._to_device(images), self._to_device(masks))
+                self._sync()
+                self.support_encode_seconds.append(time.perf_counter() - start)
+            self._support_feats = feats
+        if self.cuda_graph:
+            self._capture(episode)
+
+    def _capture(self, episode: Episode) -> None:
+        """Record the network once on static input buffers; run() then replays it."""
+        torch = self._torch
+        static = tuple(self._to_device(a) for a in self._host_inputs(episode))
+        network = self._network(None)
+        side = torch.cuda.Stream(self.device)
+        side.wait_stream(torch.cuda.current_stream(self.device))
+        with torch.no_grad(), self._numerics(), torch.cuda.stream(side):
+            for _ in range(3):  # warm-up on a side stream: allocator, cuDNN plans, resize matrices
+                network(*static)
+        torch.cuda.current_stream(self.device).wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.no_grad(), self._numerics(), torch.cuda.graph(graph):
+            self._static_output = network(*static)
+        self._graph, self._static_inputs = graph, static
+
+    def run(self, episode: Episode, staged: bool = False) -> EpisodeOutput:
+        torch = self._torch
+        seconds: dict[str, float] = {}
+        start = time.perf_counter()
+        host = self._host_inputs(episode)
+        if self._graph is not None:
+            for buffer, array in zip(self._static_inputs, host):
+                buffer.copy_(torch.from_numpy(array))
+            inputs = self._static_inputs
+        else:
+            inputs = tuple(self._to_device(a) for a in host)
+        self._sync()
+        seconds[PRE] = time.perf_counter() - start
+
+        start = time.perf_counter()
+        if self._graph is not None:
+            self._graph.replay()
+            logits = self._static_output
+            self._sync()
+            seconds[NETWORK] = time.perf_counter() - start
+        elif staged and self.can_stage:
+            from .stage_timers import network_stage_timer
+
+            timer = network_stage_timer(self.device)
+            with torch.inference_mode(), self._numerics():
+                logits = self._network(timer)(*inputs)
+            seconds.update(timer.collect())
+        else:
+            with torch.inference_mode(), self._numerics():
+                logits = self._network(None)(*inputs)
+            self._sync()
+            seconds[NETWORK] = time.perf_counter() - start
+
+        start = time.perf_counter()
+        shot_logits = logits[0].float().cpu().numpy()  # (K, 2, S, S)
+        mask = postprocess(shot_logits, episode.query.shape[:2])
+        seconds[POST] = time.perf_counter() - start
+        return EpisodeOutput(mask, shot_logits, seconds)
+
+    def parameters(self) -> dict:
+        return {
+            "learnable": sum(p.numel() for p in self.model.hpn_learner.parameters()),
+            "total": sum(p.numel() for p in self.model.parameters()),
+        }
+
+    def device_description(self) -> str:
+        if self.device.type == "cuda":
+            return f"cuda ({self._torch.cuda.get_device_name(self.device)})"
+        return f"cpu ({self._torch.get_num_threads()} threads)"
+
+    def close(self) -> None:
+        self._graph = None
+        self._static_inputs = ()
+        self._static_output = None
+        self._support_feats = None
