@@ -159,6 +159,13 @@ def test_bad_input_is_one_line(argv, message, capsys):
     assert message in err and len(err.splitlines()) == 1
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without a GPU")
+def test_cuda_without_a_gpu_is_one_line(capsys):
+    assert main(["bench", "torch", "--device", "cuda"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "no CUDA GPU" in err and len(err.splitlines()) == 1
+
+
 def test_wrong_file_type_and_broken_split(tmp_path, capsys):
     text = tmp_path / "model.txt"
     text.write_text("not a model")
@@ -168,6 +175,11 @@ def test_wrong_file_type_and_broken_split(tmp_path, capsys):
     half.write_bytes(b"x")
     assert main(["bench", str(half)]) == 2
     assert "partner" in capsys.readouterr().err
+    corrupt = tmp_path / "corrupt.onnx"
+    corrupt.write_bytes(b"not a protobuf")
+    assert main(["bench", str(corrupt)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "corrupt.onnx" in err and len(err.splitlines()) == 1
 
 
 # -------------------------------------------------------------- FP16 path on the CPU
@@ -200,3 +212,22 @@ def test_fp16_configuration_keeps_mask_resize_fp32_and_restores_it(random_hsnet)
     assert out.mask.shape == episode.query.shape[:2] and set(np.unique(out.mask)) <= {0, 1}
     assert out.logits.shape == (2, 2, 96, 96) and np.isfinite(out.logits).all()
     assert correlation.resize_masks is original
+
+
+def test_model_arguments_name_the_graphs_to_run(tmp_path):
+    from hsnet_deploy.benchmarks.model_arguments import parse_model_argument
+
+    assert parse_model_argument("torch").kind == "torch" and parse_model_argument("torch").checkpoint is None
+    ckpt = tmp_path / "best_model.pt"
+    ckpt.write_bytes(b"x")
+    assert parse_model_argument(str(ckpt)).checkpoint == ckpt
+    episode = tmp_path / "m.onnx"
+    episode.write_bytes(b"x")
+    alone = parse_model_argument(str(episode))
+    assert alone.episode_graph == episode and alone.split_graphs is None
+    for name in ("m.support.onnx", "m.query.onnx"):
+        (tmp_path / name).write_bytes(b"x")
+    both = parse_model_argument(str(episode))
+    assert both.episode_graph == episode and both.split_graphs == (tmp_path / "m.support.onnx", tmp_path / "m.query.onnx")
+    split_only = parse_model_argument(str(tmp_path / "m.query.onnx"))
+    assert split_only.episode_graph is None and split_only.split_graphs == both.split_graphs
