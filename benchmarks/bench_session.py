@@ -321,6 +321,10 @@ class BenchmarkRun:
                         self.cases.append(Case(cfg, k))
             for arg, segs in self.onnx_models:
                 tag = f" [{arg.short_name}]" if multiple_onnx else ""
+                if want_episode and "episode" not in segs:
+                    self.skipped.append({"config": f"onnxruntime episode graph [{arg.short_name}]", "shots": k, "reason": "only split graphs given"})
+                if want_cached and "split" not in segs:
+                    self.skipped.append({"config": f"onnxruntime cached-support [{arg.short_name}]", "shots": k, "reason": "no NAME.support.onnx / NAME.query.onnx beside it (hsnet-deploy export --split)"})
                 for kind, seg in segs.items():
                     if (kind == "episode" and not want_episode) or (kind == "split" and not want_cached):
                         continue

@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mode", choices=("all", "episode", "cached-support"), default="all",
                         help="episode: whole episodes; cached-support: support encoded once, per-query latency; all (default): both")
     parser.add_argument("--iters", type=int, default=10, help="timed episodes per configuration (default 10)")
-    parser.add_argument("--warmup", type=int, default=2, help="untimed warm-up episodes per configuration (default 2)")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed warm-up episodes per configuration (default 2; at least 1 runs, it measures peak memory)")
     parser.add_argument("--stage-iters", type=int, default=3, help="extra episodes timing each network stage (default 3; 0 skips)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="default: cuda when PyTorch sees a GPU")
     parser.add_argument("--table5-size", type=int, default=None,
