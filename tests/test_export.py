@@ -80,8 +80,9 @@ def r50_split(export_dir, random_hsnet):
 
 @pytest.fixture(scope="session")
 def r50_400(export_dir, random_hsnet):
-    """ResNet50 at 400 (the paper's size), dynamic batch and K: the parity-trap graph."""
-    return export_onnx(random_hsnet("resnet50"), export_dir / "r50_400.onnx", img_size=400, shots=None)
+    """ResNet50 at 400 (the paper's size), 1-shot, batch fixed at 1 (a fully static graph;
+    tracing 2 images at 400 instead of 6): the parity-trap graph."""
+    return export_onnx(random_hsnet("resnet50"), export_dir / "r50_400.onnx", img_size=400, shots=1, dynamic_batch=False)
 
 
 @pytest.fixture(scope="session")
@@ -176,6 +177,9 @@ def test_metadata_records_the_export(r50_split, r50_400, small_exports):
         assert (m["hsnet_deploy.opset"], m["hsnet_deploy.checkpoint_sha256"]) == ("17", "random")
         assert m["hsnet_deploy.version"] == __version__ and m["hsnet_deploy.shots_range"] == "1:5"
     assert meta(small_exports["vgg16"])["hsnet_deploy.shots"] == "1"
+    assert (meta(r50_400)["hsnet_deploy.batch"], meta(r50_split["query"])["hsnet_deploy.batch"]) == ("1", "dynamic")
+    static = onnx.load(str(r50_400)).graph
+    assert all(d.HasField("dim_value") for vi in [*static.input, *static.output] for d in vi.type.tensor_type.shape.dim)
     assert meta(small_exports["vgg16-opset20"])["hsnet_deploy.opset"] == "20"
     assert onnx.load(str(small_exports["vgg16-opset20"])).opset_import[0].version == 20
 
