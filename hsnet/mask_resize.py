@@ -36,14 +36,26 @@ def _linear_weights(in_size: int, out_size: int) -> np.ndarray:
     return w.t().contiguous().numpy()  # (out, in)
 
 
+@functools.lru_cache(maxsize=64)
+def _device_matrix(in_size: int, out_size: int, device: torch.device) -> torch.Tensor:
+    # One copy per device, made once: no host-to-device copy per call (which CUDA-graph
+    # capture forbids) and, while tracing, a plain constant.
+    return torch.from_numpy(_linear_weights(in_size, out_size)).to(device)
+
+
 def linear_resize_matrix(in_size: int, out_size: int, device=None) -> torch.Tensor:
-    """(out_size, in_size) matrix of PyTorch's align_corners=True linear weights."""
-    return torch.from_numpy(_linear_weights(int(in_size), int(out_size))).to(device)
+    """(out_size, in_size) float32 matrix of PyTorch's align_corners=True linear weights."""
+    return _device_matrix(int(in_size), int(out_size), torch.device(device or "cpu"))
 
 
 def resize_masks(masks: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Resize masks (N, H, W) to (N, h, w) bilinearly with align_corners=True."""
+    """Resize masks (N, H, W) to (N, h, w) bilinearly with align_corners=True, in float32.
+
+    Always float32, also under autocast: in float16 the tiny weights (1e-10) would
+    underflow to exactly 0, which is the very flip this module exists to prevent.
+    """
     h, w = size
     rows = linear_resize_matrix(masks.shape[-2], h, masks.device)  # (h, H)
     cols = linear_resize_matrix(masks.shape[-1], w, masks.device)  # (w, W)
-    return rows @ masks @ cols.t()  # (N, h, w)
+    with torch.autocast(device_type=masks.device.type, enabled=False):
+        return rows @ masks.float() @ cols.t()  # (N, h, w)

@@ -332,3 +332,12 @@ def test_randomize_is_deterministic():
     c = randomize_for_testing(HSNet("resnet50"), 10).state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert not torch.equal(a["backbone.bn1.running_var"], c["backbone.bn1.running_var"])
+
+
+def test_mask_resize_stays_float32_under_autocast():
+    _, _, masks = random_episode(1, 2, 400, seed=11)
+    ref = F.interpolate(masks[0].unsqueeze(1), (50, 50), mode="bilinear", align_corners=True)[:, 0]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        ours = resize_masks(masks[0].to(torch.bfloat16), (50, 50))
+    assert ours.dtype == torch.float32
+    assert torch.equal(ours == 0, ref == 0)
