@@ -16,7 +16,7 @@ mkdir -p "$OUT"
 
 # The one training command (the README's):
 hsnet-deploy train --out "$OUT" --benchmark synthetic --backbone resnet50 --img-size 96 \
-    --batch-size 8 --cache-features --cache-episodes 1000 --iters 5000 --epoch-size 1600 \
+    --batch-size 8 --cache-features --cache-episodes 1000 --iters 3000 --epoch-size 1600 \
     --val-episodes 200 --seed 0 --threads 1 --save-initial
 
 # Held-out classes, official protocol (seed 0, episodes in order, network-size scoring):

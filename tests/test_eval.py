@@ -176,6 +176,27 @@ def test_eval_pt_end_to_end_matches_direct_model(small_checkpoint, tmp_path, cap
     assert report["fbiou"] == pytest.approx(acc.fbiou(), abs=1e-9)
 
 
+def test_eval_onnx_scores_like_the_pt_and_refuses_other_k(small_checkpoint, tmp_path, capsys):
+    pytest.importorskip("onnxruntime")
+    export = pytest.importorskip("hsnet_deploy.export")
+
+    model, path = small_checkpoint
+    fixed = export.export_onnx(model, tmp_path / "k1.onnx", img_size=64, shots=1)  # episode graph, K = 1
+    common = ["--benchmark", "synthetic", "--episodes", "3", "--synthetic-size", "48", "--device", "cpu", "--quiet"]
+    assert main(["eval", str(path), "--img-size", "64", "--json", str(tmp_path / "pt.json"), *common]) == 0
+    assert main(["eval", str(fixed), "--json", str(tmp_path / "onnx.json"), *common]) == 0
+    pt, onnx = (json.loads((tmp_path / f"{n}.json").read_text()) for n in ("pt", "onnx"))
+    assert onnx["model"]["backend"] == "onnxruntime" and onnx["model"]["graphs"] == ["episode"]
+    assert onnx["model"]["shots"] == 1 and pt["model"]["graphs"] == ["support_encoder", "query"]
+    # Same episodes, same pre/post-processing: only float rounding in the graphs differs.
+    assert onnx["miou"] == pytest.approx(pt["miou"], abs=0.5)
+    assert onnx["fbiou"] == pytest.approx(pt["fbiou"], abs=0.5)
+    capsys.readouterr()
+    assert main(["eval", str(fixed), "--nshot", "2", *common]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "exported for 1-shot episodes but --nshot is 2" in err
+
+
 def test_eval_folder_benchmark_original_size(small_checkpoint, tmp_path):
     from hsnet_deploy.hsnet.data.synthetic import SyntheticFewShot
 
@@ -206,3 +227,15 @@ def test_cli_errors_are_one_line(argv, message, tmp_path, capsys):
     rc = main(["eval", str(tmp_path / "missing.pt"), *argv, "--quiet"])
     err = capsys.readouterr().err
     assert rc == 2 and message in err and err.count("\n") == 1
+
+
+def test_evaluation_and_data_side_of_training_import_without_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['torch'] = None\n"
+            "import hsnet_deploy.hsnet.evaluation.evaluate, hsnet_deploy.hsnet.evaluation.command\n"
+            "import hsnet_deploy.hsnet.training.episode_sources, hsnet_deploy.hsnet.training.episodes\n"
+            "import hsnet_deploy.hsnet.training.command\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr

@@ -121,6 +121,19 @@ def test_best_checkpoint_loads_and_gives_the_in_memory_logits(tmp_path, built_mo
     rows = list(csv.DictReader((tmp_path / LOG).open()))
     assert [int(r["step"]) for r in rows] == [2] and 0 <= float(rows[0]["val_miou"]) <= 100
 
+    # recipes/learner_weights.py: learner-only file + seed -> the same official checkpoint.
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "learner_weights", Path(__file__).resolve().parents[1] / "recipes" / "learner_weights.py")
+    recipe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(recipe)
+    recipe.extract(str(tmp_path / BEST), str(tmp_path / "learner.pt"), seed=0)
+    recipe.assemble(str(tmp_path / "learner.pt"), str(tmp_path / "assembled.pt"))
+    a, b = (torch.load(tmp_path / n, weights_only=True) for n in (BEST, "assembled.pt"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
 
 def test_resume_continues_the_same_run(tmp_path, built_model):
     straight = fresh_trainer(tmp_path / "a", built_model, iters=4)
@@ -131,6 +144,14 @@ def test_resume_continues_the_same_run(tmp_path, built_model):
         fresh_trainer(tmp_path / "b", built_model, iters=4)
     with pytest.raises(UserError, match="img_size"):
         fresh_trainer(tmp_path / "b", built_model, iters=4, resume=True, img_size=96).fit()
+    from hsnet_deploy.hsnet import HSNet
+
+    other = HSNet("resnet50")
+    other.load_state_dict(built_model)
+    with torch.no_grad():
+        other.backbone.conv1.weight.add_(1.0)  # not the backbone the run was trained with
+    with pytest.raises(UserError, match="backbone built now differs"):
+        Trainer(tiny_config(tmp_path / "b", iters=4, resume=True), model=other).fit()
     resumed = fresh_trainer(tmp_path / "b", built_model, iters=4, resume=True)
     summary = resumed.fit()
     assert summary["steps"] == 4 and resumed.episodes == straight.episodes == 8

@@ -106,9 +106,13 @@ def run(args: argparse.Namespace) -> int:
 
             set_threads(args.threads)
     with Segmenter.load(args.model, device=args.device, img_size=args.img_size, backbone=args.backbone) as seg:
+        if seg.shots is not None and seg.shots != args.nshot:
+            raise UserError(f"the model was exported for {seg.shots}-shot episodes but --nshot is {args.nshot}; "
+                            f"export it with dynamic or {args.nshot} shots")
         predictor = SegmenterPredictor(seg)
-        print(f"{seg!r}: {args.benchmark} {args.nshot}-shot, {min(len(dataset), args.episodes or len(dataset))} "
-              f"episodes, {'original' if args.use_original_imgsize else 'network'}-size scoring", file=sys.stderr)
+        if not args.quiet:
+            print(f"{seg!r}: {args.benchmark} {args.nshot}-shot, {min(len(dataset), args.episodes or len(dataset))} "
+                  f"episodes, {'original' if args.use_original_imgsize else 'network'}-size scoring", file=sys.stderr)
         result = evaluate(predictor, dataset, args.use_original_imgsize, args.episodes,
                           grid_path=args.grid, grid_count=args.grid_episodes, progress=not args.quiet)
         model_info = {

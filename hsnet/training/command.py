@@ -38,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=8, metavar="B", help="episodes per step (default 8)")
     parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3, the paper's)")
     parser.add_argument("--epochs", type=int, metavar="E", help="epochs to train (default 10, unless --iters)")
-    parser.add_argument("--iters", type=int, metavar="N", help="total optimizer steps (counted across --resume)")
+    parser.add_argument("--iters", type=int, metavar="N", help="total optimizer steps, counted across --resume (takes precedence over --epochs)")
     parser.add_argument("--epoch-size", type=int, metavar="N",
                         help="training episodes per epoch (default 1000 synthetic, the trn split size otherwise)")
     parser.add_argument("--val-episodes", type=int, metavar="N",

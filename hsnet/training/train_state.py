@@ -6,7 +6,8 @@ run stopped:
 
     format        "hsnet_deploy.train_state/1"
     config        the run's settings (a resume must not change the ones that matter)
-    model         full HSNet state_dict (learner and frozen backbone)
+    learner       the learner's state_dict (``model.hpn_learner``)
+    backbone_sha256  fingerprint of the frozen backbone, rebuilt from the config on resume
     optimizer     Adam's state_dict
     step, epoch   optimizer steps taken, epochs completed
     episodes      training episodes drawn so far (the synthetic stream's position)

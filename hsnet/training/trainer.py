@@ -123,7 +123,7 @@ class Trainer:
         self.model = (model if model is not None else build_model(c.backbone, c.seed, c.backbone_weights))
         self.model.to(self.device).train()
         self.optimizer = torch.optim.Adam([p for p in self.model.hpn_learner.parameters()], lr=c.lr)
-        size = c.epoch_size or (1000 if self.data.is_synthetic else len(self.data.train))
+        size = c.epoch_size if c.epoch_size is not None else (1000 if self.data.is_synthetic else len(self.data.train))
         if size < 1:
             raise UserError(f"--epoch-size must be at least 1, got {size}")
         self.iters_per_epoch = math.ceil(size / c.batch_size)
@@ -141,6 +141,13 @@ class Trainer:
         self._tb = None
 
     # ------------------------------------------------------------------ set-up
+    @property
+    def backbone_sha256(self) -> str:
+        """Fingerprint of the frozen backbone (computed once)."""
+        if getattr(self, "_backbone_sha256", None) is None:
+            self._backbone_sha256 = backbone_fingerprint(self.model)
+        return self._backbone_sha256
+
     def _read_resume_state(self) -> dict:
         state = load_state(self.out / LAST)
         saved = state["config"]
@@ -153,7 +160,10 @@ class Trainer:
 
     def _resume(self) -> None:
         state, self._saved = self._saved, None
-        self.model.load_state_dict(state["model"])
+        if state["backbone_sha256"] != self.backbone_sha256:
+            raise UserError(f"--resume: the backbone built now differs from the one {self.out / LAST} was trained "
+                            "with (other --backbone-weights file, or another PyTorch version's initialisation)")
+        self.model.hpn_learner.load_state_dict(state["learner"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.step, self.episodes = int(state["step"]), int(state["episodes"])
         self.best_miou, self.best_step = float(state["best_miou"]), int(state["best_step"])
@@ -310,7 +320,8 @@ class Trainer:
 
     def _save_state(self) -> None:
         save_state(self.out / LAST, {
-            "config": self.config.to_dict(), "model": self.model.state_dict(),
+            "config": self.config.to_dict(), "learner": self.model.hpn_learner.state_dict(),
+            "backbone_sha256": self.backbone_sha256,
             "optimizer": self.optimizer.state_dict(), "step": self.step,
             "epoch": self.step // self.iters_per_epoch, "episodes": self.episodes,
             "best_miou": self.best_miou, "best_step": self.best_step,
@@ -340,6 +351,17 @@ class Trainer:
         except ImportError:
             raise UserError("--tensorboard needs the tensorboard package (pip install tensorboard)") from None
         self._tb = SummaryWriter(str(self.out / "tensorboard"), purge_step=self.step or None)
+
+
+def backbone_fingerprint(model) -> str:
+    """SHA-256 of the frozen backbone's tensors (names, shapes, bytes), in state_dict order."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name, tensor in model.backbone.state_dict().items():
+        digest.update(f"{name}{tuple(tensor.shape)}{tensor.dtype}".encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
 
 
 def _accumulate(acc: MIoUAccumulator, logits: torch.Tensor, labels: torch.Tensor, classes: torch.Tensor) -> None:
