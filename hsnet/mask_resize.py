@@ -19,6 +19,7 @@ masked pixel has a non-zero weight: no cancellation can create or remove a zero.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 
 import numpy as np
@@ -57,5 +58,8 @@ def resize_masks(masks: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     h, w = size
     rows = linear_resize_matrix(masks.shape[-2], h, masks.device)  # (h, H)
     cols = linear_resize_matrix(masks.shape[-1], w, masks.device)  # (w, W)
-    with torch.autocast(device_type=masks.device.type, enabled=False):
+    device = masks.device.type
+    # autocast exists for real devices only (not "meta", used for FLOP counting)
+    guard = torch.autocast(device_type=device, enabled=False) if device in ("cpu", "cuda") else contextlib.nullcontext()
+    with guard:
         return rows @ masks.float() @ cols.t()  # (N, h, w)

@@ -341,3 +341,9 @@ def test_mask_resize_stays_float32_under_autocast():
         ours = resize_masks(masks[0].to(torch.bfloat16), (50, 50))
     assert ours.dtype == torch.float32
     assert torch.equal(ours == 0, ref == 0)
+
+
+def test_mask_resize_on_the_meta_device():
+    """Shape-only runs (FLOP counting) go through the same code."""
+    out = resize_masks(torch.zeros(2, 400, 400, device="meta"), (50, 50))
+    assert out.shape == (2, 50, 50) and out.device.type == "meta"
