@@ -11,7 +11,7 @@ from hsnet_deploy.cli import main
 from hsnet_deploy.errors import UserError
 from hsnet_deploy.hsnet.data.episode import Episode
 from hsnet_deploy.hsnet.evaluation.evaluate import evaluate, network_size_label, predict_and_truth
-from hsnet_deploy.hsnet.evaluation.metrics import MIoUAccumulator, intersection_union
+from hsnet_deploy.hsnet.evaluation.metrics import MIoUAccumulator
 
 
 class ListDataset:

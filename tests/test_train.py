@@ -13,7 +13,7 @@ torch = pytest.importorskip("torch")
 from hsnet_deploy.cli import main  # noqa: E402
 from hsnet_deploy.errors import UserError  # noqa: E402
 from hsnet_deploy.hsnet.training.episode_sources import DataConfig  # noqa: E402
-from hsnet_deploy.hsnet.training.trainer import BEST, LAST, LOG, TrainConfig, Trainer  # noqa: E402
+from hsnet_deploy.hsnet.training.trainer import BEST, LOG, TrainConfig, Trainer  # noqa: E402
 
 SIZE = 64
 

@@ -25,7 +25,6 @@ import csv
 import io
 import json
 import math
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
