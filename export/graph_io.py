@@ -6,19 +6,16 @@
                      (each (B,K,L_p,C_p,h_p,w_p) float32, deepest level first)
     query            query_img, support_c3, support_c2, support_c1 -> logits, mask
 
-Torch-free, so ``hsnet-deploy check`` runs where only onnx is installed.
+The one definition lives in the torch-free runtime (which reads these graphs); the
+exporter writes against the same tables, so the two cannot drift apart.
 """
 
-EPISODE, SUPPORT_ENCODER, QUERY = "episode", "support_encoder", "query"
-GRAPH_KINDS = (EPISODE, SUPPORT_ENCODER, QUERY)
-SUPPORT_FEATURES = ("support_c3", "support_c2", "support_c1")  # deepest first
-GRAPH_INPUTS = {
-    EPISODE: ("query_img", "support_imgs", "support_masks"),
-    SUPPORT_ENCODER: ("support_imgs", "support_masks"),
-    QUERY: ("query_img",) + SUPPORT_FEATURES,
-}
-GRAPH_OUTPUTS = {
-    EPISODE: ("logits", "mask"),
-    SUPPORT_ENCODER: SUPPORT_FEATURES,
-    QUERY: ("logits", "mask"),
-}
+from ..runtime.graph_metadata import (  # noqa: F401
+    EPISODE,
+    GRAPH_INPUTS,
+    GRAPH_KINDS,
+    GRAPH_OUTPUTS,
+    QUERY,
+    SUPPORT_ENCODER,
+    SUPPORT_FEATURES,
+)

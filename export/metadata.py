@@ -20,14 +20,17 @@ from __future__ import annotations
 import re
 from typing import Optional
 
-PREFIX = "hsnet_deploy."
-KEY_GRAPH = PREFIX + "graph"
-KEY_BACKBONE = PREFIX + "backbone"
-KEY_IMG_SIZE = PREFIX + "img_size"
-KEY_SHOTS = PREFIX + "shots"
-KEY_OPSET = PREFIX + "opset"
-KEY_CHECKPOINT = PREFIX + "checkpoint_sha256"
-KEY_VERSION = PREFIX + "version"
+from ..runtime.graph_metadata import (  # the runtime's keys: one definition for writer and reader
+    KEY_BACKBONE,
+    KEY_CHECKPOINT,
+    KEY_GRAPH,
+    KEY_IMG_SIZE,
+    KEY_OPSET,
+    KEY_SHOTS,
+    KEY_VERSION,
+    PREFIX,
+)
+
 REQUIRED_KEYS = (KEY_GRAPH, KEY_BACKBONE, KEY_IMG_SIZE, KEY_SHOTS, KEY_OPSET, KEY_CHECKPOINT, KEY_VERSION)
 KEY_SHOTS_RANGE = PREFIX + "shots_range"
 KEY_BATCH = PREFIX + "batch"
