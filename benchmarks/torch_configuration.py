@@ -6,8 +6,9 @@ The network part of an episode is one of three paths (see :mod:`staged_forward`)
     episode    model(query, supports, masks): query once, K supports as one batch
     query      model.forward_with_support(query, *cached): support set encoded once
 
-FP16 is ``torch.autocast(float16)`` with the support-mask resize kept in FP32
-(:mod:`mask_resize_patch`); PyTorch's autocast already runs norms and GroupNorm in FP32.
+FP16 is ``torch.autocast(float16)``; the model keeps its support-mask resize in FP32 with
+device-resident matrices itself (``hsnet.mask_resize``), and autocast runs norms and
+GroupNorm in FP32.
 A CUDA graph records the network once on static input buffers (after a warm-up on a
 side stream, as CUDA-graph capture requires) and ``run`` replays it; the host parts
 (pre/post-processing, copies into the static buffers) stay outside the graph.
@@ -58,11 +59,6 @@ class TorchConfiguration(Configuration):
         self._graph = None
         self._static_inputs: tuple = ()
         self._static_output = None
-        self._resize = None
-        if precision == "fp16" or cuda_graph:
-            from .mask_resize_patch import ResidentMaskResize
-
-            self._resize = ResidentMaskResize()
 
     # ---- helpers ---------------------------------------------------------------------
     def _sync(self) -> None:
@@ -70,12 +66,8 @@ class TorchConfiguration(Configuration):
             self._torch.cuda.synchronize(self.device)
 
     def _numerics(self):
-        """The context the network runs in: autocast for FP16, the resident mask resize."""
+        """The context the network runs in: autocast for FP16."""
         stack = contextlib.ExitStack()
-        if self._resize is not None:
-            from .mask_resize_patch import resident_fp32_mask_resize
-
-            stack.enter_context(resident_fp32_mask_resize(self._resize))
         if self.precision == "fp16":
             # cache off: required for CUDA-graph capture, harmless otherwise
             stack.enter_context(self._torch.autocast(self.device.type, dtype=self._torch.float16, cache_enabled=False))
