@@ -55,7 +55,7 @@ class OnnxRuntimeConfiguration(Configuration):
         seconds[PRE] = time.perf_counter() - start
 
         start = time.perf_counter()
-        shot_logits = seg.network_logits(query, support)  # (K, 2, S, S)
+        shot_logits = seg.network_logits(query, support)[0]  # (K, 2, S, S)
         seconds[NETWORK] = time.perf_counter() - start
 
         start = time.perf_counter()

@@ -11,7 +11,6 @@ Without ``--checkpoint`` the learner would be untrained: that needs ``--random-w
 
 from __future__ import annotations
 
-import re
 import sys
 import time
 from pathlib import Path
@@ -41,13 +40,9 @@ def add_arguments(parser) -> None:
 
 def parse_shots_range(text: str) -> tuple[int, int]:
     """'1:10' -> (1, 10); UserError for anything else."""
-    match = re.fullmatch(r"\s*(\d+)\s*:\s*(\d+)\s*", text or "")
-    if not match:
-        raise UserError(f"--dynamic-shots wants MIN:MAX with whole numbers, e.g. 1:10 (got {text!r})")
-    lo, hi = int(match.group(1)), int(match.group(2))
-    if lo < 1 or hi < lo:
-        raise UserError(f"--dynamic-shots {text}: need 1 <= MIN <= MAX")
-    return lo, hi
+    from ..runtime.graph_contract import parse_range
+
+    return parse_range(text, "--dynamic-shots")
 
 
 def validate_args(args) -> None:
@@ -83,7 +78,7 @@ def load_model(args):
     from ..hsnet.checkpoint import file_sha256, load_hsnet
     from ..hsnet.image_size import check_image_size
     from ..hsnet.random_weights import randomize_for_testing
-    from .metadata import RANDOM_CHECKPOINT
+    from ..runtime.graph_contract import RANDOM_CHECKPOINT
 
     if args.random_weights:
         model = load_hsnet(args.backbone or "resnet50", None, args.backbone_weights)

@@ -1,4 +1,4 @@
-"""The three exported graphs as thin nn.Modules over one HSNet (names: :mod:`graph_io`).
+"""The three exported graphs as thin nn.Modules over one HSNet (names: the runtime's ``graph_contract``).
 
     EpisodeGraph         (query_img, support_imgs, support_masks) -> (logits, mask)
     SupportEncoderGraph  (support_imgs, support_masks) -> (support_c3, support_c2, support_c1)
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from .graph_io import EPISODE, QUERY, SUPPORT_ENCODER
+from ..runtime.graph_contract import EPISODE, QUERY, SUPPORT_ENCODER
 from .mask_vote import vote_mask
 
 

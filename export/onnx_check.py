@@ -32,8 +32,20 @@ from typing import Callable, Optional, Union
 import onnx
 
 from ..errors import UserError
-from .graph_io import GRAPH_INPUTS, GRAPH_KINDS, GRAPH_OUTPUTS, SUPPORT_FEATURES
-from .metadata import KEY_BACKBONE, KEY_GRAPH, KEY_IMG_SIZE, KEY_OPSET, KEY_SHOTS, REQUIRED_KEYS, KEY_CHECKPOINT, valid_checkpoint_digest
+from ..runtime.graph_contract import (
+    GRAPH_INPUTS,
+    GRAPH_KINDS,
+    GRAPH_OUTPUTS,
+    KEY_BACKBONE,
+    KEY_CHECKPOINT,
+    KEY_GRAPH,
+    KEY_IMG_SIZE,
+    KEY_OPSET,
+    KEY_SHOTS,
+    SUPPORT_FEATURES,
+    TENSOR_RANKS,
+    metadata_problems,
+)
 from .onnx_graph import infer_shapes, shape_table, tensor_elem_types
 from .tensorrt_ops import TENSORRT_OPSETS, TENSORRT_SOURCE, TENSORRT_SUPPORTED_OPS
 
@@ -50,8 +62,6 @@ SHAPE_INPUTS: dict[str, tuple[int, ...]] = {
     **{op: (1,) for op in _REDUCE_OPS},
 }
 ELEM_NAMES = {onnx.TensorProto.FLOAT: "float32", onnx.TensorProto.UINT8: "uint8", onnx.TensorProto.FLOAT16: "float16"}
-IO_RANKS = {"query_img": 4, "support_imgs": 5, "support_masks": 4, "logits": 5, "mask": 3,
-            "support_c3": 6, "support_c2": 6, "support_c1": 6}
 
 
 @dataclass
@@ -298,22 +308,9 @@ def _check_folded(graph: onnx.GraphProto, shapes) -> str:
 
 
 def _check_metadata(meta: dict[str, str]) -> str:
-    missing = [k for k in REQUIRED_KEYS if k not in meta]
-    if missing:
-        raise _Fail(f"missing keys: {', '.join(missing)}")
-    problems = []
-    if meta[KEY_GRAPH] not in GRAPH_KINDS:
-        problems.append(f"{KEY_GRAPH}={meta[KEY_GRAPH]!r}")
-    if meta[KEY_BACKBONE] not in ("vgg16", "resnet50", "resnet101"):
-        problems.append(f"{KEY_BACKBONE}={meta[KEY_BACKBONE]!r}")
-    if not meta[KEY_IMG_SIZE].isdigit():
-        problems.append(f"{KEY_IMG_SIZE}={meta[KEY_IMG_SIZE]!r}")
-    if meta[KEY_SHOTS] != "dynamic" and not (meta[KEY_SHOTS].isdigit() and int(meta[KEY_SHOTS]) >= 1):
-        problems.append(f"{KEY_SHOTS}={meta[KEY_SHOTS]!r}")
-    if not valid_checkpoint_digest(meta[KEY_CHECKPOINT]):
-        problems.append(f"{KEY_CHECKPOINT}={meta[KEY_CHECKPOINT]!r}")
+    problems = metadata_problems(meta)
     if problems:
-        raise _Fail("bad values: " + ", ".join(problems))
+        raise _Fail("; ".join(problems))
     return f"{meta[KEY_GRAPH]}, {meta[KEY_BACKBONE]}, checkpoint {meta[KEY_CHECKPOINT][:12]}"
 
 
@@ -331,8 +328,8 @@ def _check_io(graph: onnx.GraphProto, shapes, types, meta: dict[str, str]) -> st
         if types.get(name) != want_type:
             problems.append(f"{name} is {ELEM_NAMES.get(types.get(name), types.get(name))}, not {ELEM_NAMES[want_type]}")
         dims = shapes.get(name)
-        if dims is None or len(dims) != IO_RANKS[name]:
-            problems.append(f"{name} has rank {None if dims is None else len(dims)}, not {IO_RANKS[name]}")
+        if dims is None or len(dims) != TENSOR_RANKS[name]:
+            problems.append(f"{name} has rank {None if dims is None else len(dims)}, not {TENSOR_RANKS[name]}")
         elif name not in SUPPORT_FEATURES and dims[-2:] != [size, size]:
             problems.append(f"{name} is {dims[-2]}x{dims[-1]}, not {size}x{size}")
     if problems:

@@ -37,12 +37,22 @@ from typing import Optional
 
 from ..atomic_file import atomic_path
 from ..errors import UserError
-from .graph_io import EPISODE, GRAPH_INPUTS, GRAPH_KINDS, GRAPH_OUTPUTS, QUERY, SUPPORT_ENCODER, SUPPORT_FEATURES
-from .metadata import RANDOM_CHECKPOINT, export_metadata, valid_checkpoint_digest
+from ..runtime.graph_contract import (
+    EPISODE,
+    GRAPH_INPUTS,
+    GRAPH_KINDS,
+    GRAPH_OUTPUTS,
+    RANDOM_CHECKPOINT,
+    SUPPORT_ENCODER,
+    dynamic_axes,
+    graph_metadata,
+    tensor_dims,
+    valid_checkpoint_digest,
+)
+from ..runtime.graph_contract import split_paths as contract_split_paths
 
 MIN_OPSET, MAX_OPSET = 17, 20  # tested range; torch's tracer stops at 20, TensorRT 10 parses 9..24
 DEFAULT_OPSET = 17
-BATCH_DIM, SHOTS_DIM = "batch", "shots"  # names of the dynamic dims in the graphs
 EXAMPLE_BATCH, EXAMPLE_SHOTS = 2, 2  # traced sizes of dynamic dims (never 1: a 1 could be taken for a broadcast)
 STAGES = ("trace", "clean", "check")  # progress steps per graph
 
@@ -56,12 +66,7 @@ def split_paths(path) -> dict[str, Path]:
     path = Path(path)
     if path.suffix != ".onnx":
         raise UserError(f"output file must end in .onnx: {path}")
-    stem = path.with_suffix("")
-    return {
-        EPISODE: path,
-        SUPPORT_ENCODER: stem.with_name(stem.name + ".support.onnx"),
-        QUERY: stem.with_name(stem.name + ".query.onnx"),
-    }
+    return contract_split_paths(path)
 
 
 def validate_options(backbone: str, img_size: int, shots: Optional[int], opset: int, graph: str, checkpoint_sha256: str) -> None:
@@ -104,41 +109,6 @@ def example_inputs(model, graph: str, img_size: int, shots: Optional[int], dynam
         return (supports, masks)
     with torch.no_grad():
         return (query, *model.encode_support(supports, masks))
-
-
-def dynamic_axes(graph: str, shots: Optional[int], dynamic_batch: bool) -> dict[str, dict[int, str]]:
-    """Which dims of which graph input/output are dynamic (B at 0; K at 1 when shots=None)."""
-    lead = {}
-    if dynamic_batch:
-        lead[0] = BATCH_DIM
-    with_k = dict(lead)
-    if shots is None:
-        with_k[1] = SHOTS_DIM
-    axes = {}
-    for name in GRAPH_INPUTS[graph] + GRAPH_OUTPUTS[graph]:
-        axes[name] = dict(lead) if name in ("query_img", "mask") else dict(with_k)
-    return {name: dims for name, dims in axes.items() if dims}
-
-
-def io_dims(backbone: str, graph: str, img_size: int, shots: Optional[int], dynamic_batch: bool) -> dict[str, list]:
-    """The contract's shape of every input/output: ints, or the names of the dynamic dims."""
-    from ..hsnet.backbone_features import backbone_spec
-    from ..hsnet.image_size import level_sizes
-
-    b = BATCH_DIM if dynamic_batch else 1
-    k = SHOTS_DIM if shots is None else shots
-    s = img_size
-    spec = backbone_spec(backbone)
-    sides = level_sizes(img_size, backbone)  # (n1, n2, n3)
-    features = {
-        name: [b, k, spec.layers_per_level[p], spec.channels_per_level[p], sides[p], sides[p]]
-        for name, p in zip(SUPPORT_FEATURES, (2, 1, 0))  # support_c3 is the deepest level
-    }
-    dims = {
-        "query_img": [b, 3, s, s], "support_imgs": [b, k, 3, s, s], "support_masks": [b, k, s, s],
-        "logits": [b, k, 2, s, s], "mask": [b, s, s], **features,
-    }
-    return {name: dims[name] for name in GRAPH_INPUTS[graph] + GRAPH_OUTPUTS[graph]}
 
 
 def build_onnx(
@@ -193,7 +163,7 @@ def build_onnx(
         )
     proto = onnx.load_from_string(buffer.getvalue())
     del buffer
-    declared = io_dims(model.backbone_name, graph, img_size, shots, dynamic_batch)
+    declared = tensor_dims(graph, model.backbone_name, img_size, shots, dynamic_batch)
     for value_info in [*proto.graph.input, *proto.graph.output]:
         set_dims(value_info, declared[value_info.name])  # the tracer names static output dims symbolically
     if progress is not None:
@@ -203,7 +173,7 @@ def build_onnx(
     clean_graph(proto)
     proto.graph.name = f"hsnet_{model.backbone_name}_{graph}"
     proto.producer_name, proto.producer_version = "hsnet_deploy", _version()
-    meta = export_metadata(
+    meta = graph_metadata(
         graph, model.backbone_name, img_size, shots, opset, checkpoint_sha256, shots_range, dynamic_batch,
         exporter=f"torch {torch.__version__} torchscript tracer",
     )

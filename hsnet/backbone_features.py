@@ -20,6 +20,7 @@ from typing import Callable
 
 from torch import nn
 
+from ..runtime.graph_contract import BACKBONE_LEVELS
 from .resnet import resnet
 from .vgg import VGG16
 
@@ -36,10 +37,14 @@ class BackboneSpec:
         return sum(self.layers_per_level)
 
 
+_BUILDERS: dict[str, Callable[[], nn.Module]] = {
+    "vgg16": VGG16,
+    "resnet50": lambda: resnet("resnet50"),
+    "resnet101": lambda: resnet("resnet101"),
+}
+# layers / channels per level come from the graph contract (the exported I/O shapes)
 BACKBONES: dict[str, BackboneSpec] = {
-    "vgg16": BackboneSpec("vgg16", (3, 3, 1), (512, 512, 512), VGG16),
-    "resnet50": BackboneSpec("resnet50", (4, 6, 3), (512, 1024, 2048), lambda: resnet("resnet50")),
-    "resnet101": BackboneSpec("resnet101", (4, 23, 3), (512, 1024, 2048), lambda: resnet("resnet101")),
+    name: BackboneSpec(name, *BACKBONE_LEVELS[name], _BUILDERS[name]) for name in BACKBONE_LEVELS
 }
 
 

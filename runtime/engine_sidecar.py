@@ -23,7 +23,7 @@ from typing import Mapping, Optional
 
 from ..atomic_file import write_text_atomic
 from ..errors import UserError
-from .graph_metadata import PREFIX
+from .graph_contract import PREFIX
 
 KEY_TENSORRT_VERSION = PREFIX + "tensorrt_version"
 KEY_GPU_NAME = PREFIX + "gpu_name"

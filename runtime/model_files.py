@@ -1,4 +1,4 @@
-"""Which backend and which graph files a model path stands for (the "loader" side).
+"""Which backend and which graph files a model path stands for.
 
     NAME.onnx                      ONNX Runtime, episode graph; but if NAME.support.onnx
                                    and NAME.query.onnx lie beside it, the split pair
@@ -9,7 +9,8 @@
     NAME.pt (or .pth)              PyTorch checkpoint: one model serves every graph kind
 
 The split pair is preferred whenever it exists because it lets a support set be encoded
-once and reused for many queries.
+once and reused for many queries. The naming rule is the graph contract's
+(:func:`~hsnet_deploy.runtime.graph_contract.split_paths`).
 """
 
 from __future__ import annotations
@@ -17,10 +18,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 from ..errors import UserError
-from .graph_metadata import EPISODE, QUERY, SUPPORT_ENCODER
+from .graph_contract import EPISODE, QUERY, SUPPORT_ENCODER, split_paths, split_tag_of
 
 BACKEND_BY_SUFFIX = {
     ".onnx": "onnxruntime",
@@ -29,28 +29,17 @@ BACKEND_BY_SUFFIX = {
     ".pt": "torch",
     ".pth": "torch",
 }
-SPLIT_TAGS = {".support": SUPPORT_ENCODER, ".query": QUERY}  # NAME<tag><suffix>
 
 
 @dataclass(frozen=True)
 class ModelFiles:
     backend: str  # "onnxruntime" | "tensorrt" | "torch"
     paths: dict  # graph kind -> Path: {"episode": p} or {"support_encoder": p, "query": p}
+    episode_beside: Path | None = None  # with a split pair: the episode graph next to it, if any
 
     @property
     def is_split(self) -> bool:
         return EPISODE not in self.paths
-
-
-def split_partners(path: Path) -> Optional[tuple[Path, Path]]:
-    """(support, query) paths beside ``path`` named by the split rule."""
-    suffix = path.suffix
-    stem = path.name[: -len(suffix)]
-    for tag in SPLIT_TAGS:
-        if stem.endswith(tag):
-            stem = stem[: -len(tag)]
-            break
-    return path.with_name(f"{stem}.support{suffix}"), path.with_name(f"{stem}.query{suffix}")
 
 
 def resolve_model_files(path: str | os.PathLike) -> ModelFiles:
@@ -66,14 +55,14 @@ def resolve_model_files(path: str | os.PathLike) -> ModelFiles:
         raise UserError(f"unknown model file type '{path.suffix or path.name}' for {path} (expected {known})")
     if backend == "torch":
         return ModelFiles(backend, {EPISODE: path})
-    support, query = split_partners(path)
-    tag = path.name[: -len(path.suffix)]
-    named_split = any(tag.endswith(t) for t in SPLIT_TAGS)
-    if named_split:
+    named = split_paths(path)
+    support, query = named[SUPPORT_ENCODER], named[QUERY]
+    if split_tag_of(path) is not None:
         for partner in (support, query):
             if not partner.is_file():
                 raise UserError(f"{path} is one half of a split export; its partner {partner} is missing")
-        return ModelFiles(backend, {SUPPORT_ENCODER: support, QUERY: query})
+        episode = named[EPISODE] if named[EPISODE].is_file() else None
+        return ModelFiles(backend, {SUPPORT_ENCODER: support, QUERY: query}, episode)
     if support.is_file() and query.is_file():
-        return ModelFiles(backend, {SUPPORT_ENCODER: support, QUERY: query})
+        return ModelFiles(backend, {SUPPORT_ENCODER: support, QUERY: query}, path)
     return ModelFiles(backend, {EPISODE: path})

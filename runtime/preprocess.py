@@ -54,3 +54,11 @@ def preprocess_mask(mask: np.ndarray, size: int) -> np.ndarray:
     rows = nearest_indices(mask.shape[0], size)  # (S,)
     cols = nearest_indices(mask.shape[1], size)  # (S,)
     return (mask[rows[:, None], cols[None, :]] != 0).astype(np.float32)
+
+
+def preprocess_support(images, masks, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """K support images (h, w, 3) uint8 and masks (h, w) {0, 1} -> network inputs
+    (1, K, 3, size, size) and (1, K, size, size) float32 (a batch of one episode)."""
+    stacked_images = np.stack([preprocess_image(image, size) for image in images])  # (K, 3, S, S)
+    stacked_masks = np.stack([preprocess_mask(mask, size) for mask in masks])  # (K, S, S)
+    return stacked_images[None], stacked_masks[None]

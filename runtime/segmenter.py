@@ -7,11 +7,19 @@
     for q in queries:
         mask = seg.segment(q)                       # ... and run only the query path
 
-Per episode: images -> ``preprocess_image``, masks -> ``preprocess_mask`` (shared pure
-functions), the backend's graph(s), then per-shot logits (K, 2, S, S) ->
-``resize_logits`` to the query's (h, w) -> ``kshot_vote``. With split graphs (or a
-PyTorch model) ``set_support`` runs the support encoder once and keeps its features;
-with only an episode graph it keeps the preprocessed support tensors.
+    masks = seg.segment_batch([q1, q2, q3])         # B queries through one graph call
+
+The one inference path every command shares (run, eval, bench, demo):
+
+    support images + masks --preprocess_support--> (1, K, 3, S, S), (1, K, S, S)
+        --support encoder (split graphs)--> cached features
+    queries --preprocess_image--> (B, 3, S, S) --query or episode graph--> (B, K, 2, S, S)
+        --postprocess (resize_logits to each query's (h, w), kshot_vote)--> masks
+
+The pre/post-processing are the runtime's pure functions, so every backend sees the same
+numbers. With split graphs (or a PyTorch model) ``set_support`` runs the support encoder
+once and keeps its features; with only an episode graph it keeps the preprocessed support
+tensors. Runners come from :mod:`backends` (``Segmenter.load`` / ``from_models``).
 """
 
 from __future__ import annotations
@@ -24,15 +32,13 @@ import numpy as np
 from PIL import Image
 
 from ..errors import UserError
-from .graph_metadata import EPISODE, QUERY, SUPPORT_ENCODER, SUPPORT_FEATURES, GraphInfo
+from .backends import RuntimeOptions, activate_all, make_runners, open_runners
+from .graph_contract import EPISODE, QUERY, SUPPORT_ENCODER, SUPPORT_FEATURES, GraphInfo
 from .images import ImageLike, MaskLike, as_image, as_mask, describe
-from .kshot_vote import kshot_vote
-from .model_files import resolve_model_files
-from .preprocess import preprocess_image, preprocess_mask
+from .postprocess import postprocess
+from .preprocess import preprocess_image, preprocess_mask, preprocess_support
 from .resize import resize_logits
 from .runner import Runner
-
-DEVICES = ("auto", "cpu", "cuda")
 
 
 @dataclass
@@ -48,13 +54,13 @@ class SupportSet:
         return int(self.images.shape[1])
 
 
-def check_support_pair(image: np.ndarray, mask: np.ndarray, image_name: str, mask_name: str) -> None:
-    """A support mask must match its image's size and mark at least one pixel."""
+def check_support_pair(image: np.ndarray, mask: np.ndarray, image_name: str, mask_name: str, allow_empty: bool = False) -> None:
+    """A support mask must match its image's size and (unless ``allow_empty``) mark a pixel."""
     if mask.shape != image.shape[:2]:
         h, w = image.shape[:2]
         mh, mw = mask.shape
         raise UserError(f"mask {mask_name} is {mw}x{mh} but its image {image_name} is {w}x{h}")
-    if not mask.any():
+    if not allow_empty and not mask.any():
         raise UserError(f"mask {mask_name} is empty: a support mask needs at least one foreground pixel")
 
 
@@ -69,35 +75,9 @@ def _as_list(items, what: str) -> list:
         raise UserError(f"{what} must be an image/mask or a list of them, got {type(items).__name__}") from None
 
 
-def _open_runners(path: Union[str, os.PathLike], device: str, img_size: Optional[int], backbone: Optional[str]) -> dict:
-    """Create and activate the runners for ``path`` (graph kind -> Runner)."""
-    files = resolve_model_files(path)
-    runners: dict[str, Runner] = {}
-    try:
-        if files.backend == "onnxruntime":
-            from .onnxruntime_runner import OnnxRuntimeRunner
-
-            for kind, p in files.paths.items():
-                runners[kind] = OnnxRuntimeRunner(p, device=device).activate()
-        elif files.backend == "tensorrt":
-            if device == "cpu":
-                raise UserError("TensorRT engines run on a CUDA GPU only; use the .onnx file for --device cpu")
-            from .tensorrt_runner import TensorRTRunner
-
-            for kind, p in files.paths.items():
-                runners[kind] = TensorRTRunner(p).activate()
-        else:
-            from .torch_runner import DEFAULT_IMG_SIZE, TorchModelLoader, TorchRunner
-
-            loader = TorchModelLoader(files.paths[EPISODE], device=device, backbone=backbone)
-            size = img_size or DEFAULT_IMG_SIZE
-            for kind in (SUPPORT_ENCODER, QUERY):
-                runners[kind] = TorchRunner(loader, graph=kind, img_size=size).activate()
-    except BaseException:
-        for runner in runners.values():
-            runner.deactivate()
-        raise
-    return runners
+def _repeat(array: np.ndarray, batch: int) -> np.ndarray:
+    """(1, ...) -> (batch, ...): one support set for every query of a batch."""
+    return array if batch == 1 else np.repeat(array, batch, axis=0)
 
 
 class Segmenter:
@@ -128,21 +108,39 @@ class Segmenter:
         device: str = "auto",
         img_size: Optional[int] = None,
         backbone: Optional[str] = None,
+        options: Optional[RuntimeOptions] = None,
     ) -> "Segmenter":
         """Open a model file: ``.onnx`` (split graphs used when present), ``.engine``, ``.pt``.
 
         ``device``: "auto" (GPU when the backend has one), "cpu" or "cuda".
         ``img_size`` and ``backbone`` only matter for ``.pt`` checkpoints (default 400;
-        backbone inferred from the checkpoint); exported graphs fix both.
+        backbone inferred from the checkpoint); exported graphs fix both. ``options``
+        (threads, providers, memory, ...; see :class:`RuntimeOptions`) replaces the three.
         """
-        if device not in DEVICES:
-            raise UserError(f"unknown device '{device}' (expected one of {', '.join(DEVICES)})")
-        runners = _open_runners(path, device, img_size, backbone)
+        if options is None:
+            options = RuntimeOptions(device=device, img_size=img_size, backbone=backbone)
+        return cls._from_runners(open_runners(path, options), options.img_size, str(path))
+
+    @classmethod
+    def from_models(
+        cls,
+        models: Mapping[str, object],
+        backend: str,
+        options: Optional[RuntimeOptions] = None,
+        metadata: Optional[Mapping[str, Mapping[str, str]]] = None,
+    ) -> "Segmenter":
+        """Graphs in memory (kind -> ONNX model / bytes / engine bytes / HSNet) -> Segmenter."""
+        options = options or RuntimeOptions()
+        runners = activate_all(make_runners(models, backend, options, metadata))
+        return cls._from_runners(runners, options.img_size, f"in-memory {backend} model")
+
+    @classmethod
+    def _from_runners(cls, runners: dict, img_size: Optional[int], source: str) -> "Segmenter":
         try:
             segmenter = cls(runners)
             if img_size is not None and img_size != segmenter.img_size:
                 raise UserError(
-                    f"{path} was exported for {segmenter.img_size}x{segmenter.img_size} inputs, "
+                    f"{source} was exported for {segmenter.img_size}x{segmenter.img_size} inputs, "
                     f"not {img_size}x{img_size}"
                 )
             return segmenter
@@ -189,8 +187,18 @@ class Segmenter:
         return self._support is not None
 
     # ---- support set -----------------------------------------------------------------
-    def prepare_support(self, supports: Sequence[ImageLike], masks: Sequence[MaskLike]) -> SupportSet:
-        """Validate and preprocess a support set; encode it when the graphs are split."""
+    def prepare_support(
+        self,
+        supports: Sequence[ImageLike],
+        masks: Sequence[MaskLike],
+        allow_empty_masks: bool = False,
+    ) -> SupportSet:
+        """Validate and preprocess a support set; encode it when the graphs are split.
+
+        A mask that is empty, or whose foreground does not survive the resize to the
+        network size, is an error unless ``allow_empty_masks`` (the official evaluation
+        keeps such a shot: its features are all zero).
+        """
         supports = _as_list(supports, "supports")
         masks = _as_list(masks, "masks")
         if not supports:
@@ -209,15 +217,14 @@ class Segmenter:
             mask_name = describe(mask, f"support mask {i}")
             image = as_image(support, image_name)
             mask_array = as_mask(mask, mask_name)
-            check_support_pair(image, mask_array, image_name, mask_name)
-            resized = preprocess_mask(mask_array, size)
-            if not resized.any():
+            check_support_pair(image, mask_array, image_name, mask_name, allow_empty_masks)
+            if not allow_empty_masks and not preprocess_mask(mask_array, size).any():
                 raise UserError(
                     f"mask {mask_name}: its foreground is too small to survive resizing to {size}x{size}"
                 )
-            images.append(preprocess_image(image, size))
-            binary.append(resized)
-        support_set = SupportSet(np.stack(images)[None], np.stack(binary)[None])  # (1,K,3,S,S), (1,K,S,S)
+            images.append(image)
+            binary.append(mask_array)
+        support_set = SupportSet(*preprocess_support(images, binary, size))  # (1,K,3,S,S), (1,K,S,S)
         if self.is_split:
             out = self.runners[SUPPORT_ENCODER].infer(
                 {"support_imgs": support_set.images, "support_masks": support_set.masks}
@@ -238,22 +245,45 @@ class Segmenter:
         image = as_image(query, describe(query, "query image"))
         return preprocess_image(image, self.img_size)[None], image.shape[:2]
 
-    def network_logits(self, query_img: np.ndarray, support: SupportSet) -> np.ndarray:
-        """Prepared (1, 3, S, S) query + prepared support set -> (K, 2, S, S) logits.
+    def prepare_queries(self, queries: Sequence[ImageLike]) -> tuple[np.ndarray, list[tuple[int, int]]]:
+        """B query images -> ((B, 3, S, S) float32, their original (h, w) each)."""
+        prepared = [self.prepare_query(q) for q in _as_list(queries, "queries")]
+        if not prepared:
+            raise UserError("no query image given")
+        return np.concatenate([p[0] for p in prepared]), [p[1] for p in prepared]
 
-        Only the backend's graph(s): no image decoding, resizing or vote (benchmarks).
+    def network_logits(self, query_img: np.ndarray, support: SupportSet) -> np.ndarray:
+        """Prepared (B, 3, S, S) queries + a prepared support set -> (B, K, 2, S, S) logits.
+
+        Only the backend's graph(s): no image decoding, resizing or vote (benchmarks,
+        evaluation). The support set is shared by the B queries; a graph exported with a
+        fixed batch of 1 is run once per query.
         """
+        batch = int(query_img.shape[0])
+        if self.info.batch is not None and batch != self.info.batch:
+            return np.concatenate([self.network_logits(query_img[i : i + 1], support) for i in range(batch)])
         if self.is_split:
-            feed = {"query_img": query_img, **support.features}
+            feed = {"query_img": query_img, **{n: _repeat(f, batch) for n, f in support.features.items()}}
             out = self.runners[QUERY].infer(feed)
         else:
-            feed = {"query_img": query_img, "support_imgs": support.images, "support_masks": support.masks}
+            feed = {
+                "query_img": query_img,
+                "support_imgs": _repeat(support.images, batch),
+                "support_masks": _repeat(support.masks, batch),
+            }
             out = self.runners[EPISODE].infer(feed)
         logits = out["logits"]
-        expected = (1, support.shots, 2, self.img_size, self.img_size)
+        expected = (batch, support.shots, 2, self.img_size, self.img_size)
         if logits.shape != expected:
             raise UserError(f"the model returned logits of shape {logits.shape}, expected {expected}")
-        return logits[0]
+        return logits
+
+    def _support_for(self, supports, masks) -> SupportSet:
+        if supports is None and masks is None:
+            if self._support is None:
+                raise UserError("no support set: pass supports and masks, or call set_support() first")
+            return self._support
+        return self.prepare_support(supports, masks)
 
     def segment_logits(
         self,
@@ -266,14 +296,9 @@ class Segmenter:
         Uses ``supports``/``masks`` when given (without touching the cached set),
         otherwise the set cached by ``set_support``.
         """
-        if supports is None and masks is None:
-            if self._support is None:
-                raise UserError("no support set: pass supports and masks, or call set_support() first")
-            support = self._support
-        else:
-            support = self.prepare_support(supports, masks)
+        support = self._support_for(supports, masks)
         query_img, original_size = self.prepare_query(query)  # (1, 3, S, S), (h, w)
-        return resize_logits(self.network_logits(query_img, support), original_size)
+        return resize_logits(self.network_logits(query_img, support)[0], original_size)
 
     def segment(
         self,
@@ -282,7 +307,19 @@ class Segmenter:
         masks: Optional[Sequence[MaskLike]] = None,
     ) -> np.ndarray:
         """The predicted mask (h, w) uint8 in {0, 1} at the query's original size."""
-        return kshot_vote(self.segment_logits(query, supports, masks))
+        return self.segment_batch([query], supports, masks)[0]
+
+    def segment_batch(
+        self,
+        queries: Sequence[ImageLike],
+        supports: Optional[Sequence[ImageLike]] = None,
+        masks: Optional[Sequence[MaskLike]] = None,
+    ) -> list[np.ndarray]:
+        """Masks of B queries against one support set, the B queries in one graph call."""
+        support = self._support_for(supports, masks)
+        query_img, sizes = self.prepare_queries(queries)  # (B, 3, S, S)
+        logits = self.network_logits(query_img, support)  # (B, K, 2, S, S)
+        return [postprocess(shot_logits, size) for shot_logits, size in zip(logits, sizes)]
 
     # ---- lifecycle -------------------------------------------------------------------
     def close(self) -> None:

@@ -9,54 +9,26 @@ Uses only the name-based I/O API that both versions share:
     context.set_input_shape(name, shape); context.get_tensor_shape(name)
     context.set_tensor_address(name, device_ptr); context.execute_async_v3(stream)
 
-Before deserializing, the ``X.engine.json`` sidecar is checked: the TensorRT version and
-GPU compute capability that built the engine must be the running ones (else a clear
-UserError instead of TensorRT's own failure). Device buffers are allocated per tensor,
+The engine comes from an :class:`~hsnet_deploy.runtime.loaders.EngineLoader`: a file
+(whose ``X.engine.json`` sidecar is checked before TensorRT is touched: the TensorRT
+version and GPU compute capability that built it must be the running ones) or the bytes a
+builder just produced, with their metadata. Device buffers are allocated per tensor,
 grown when a larger shape arrives, and reused; host output buffers likewise.
 """
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
-from typing import Optional
+from typing import Mapping, Optional, Union
 
 import numpy as np
 
 from ..errors import UserError
 from .cuda_memory import DeviceBuffer, DeviceMemory, open_device_memory
-from .engine_sidecar import check_engine_compatibility, read_engine_sidecar
-from .graph_metadata import GraphInfo, check_io_names
+from .graph_contract import GraphInfo, check_io_names
+from .loaders import EngineLoader, import_tensorrt
 from .runner import Runner, TensorSpec
-
-# TensorRT DataType member names -> numpy (bf16 / fp8 / int4 have no numpy type).
-_TRT_DTYPE_NAMES = {
-    "FLOAT": np.float32,
-    "HALF": np.float16,
-    "INT8": np.int8,
-    "INT32": np.int32,
-    "INT64": np.int64,
-    "UINT8": np.uint8,
-    "BOOL": np.bool_,
-}
-
-
-def import_tensorrt():
-    """tensorrt, or a UserError saying how to install it."""
-    try:
-        import tensorrt
-    except ImportError:
-        raise UserError("running .engine files needs TensorRT: pip install tensorrt (10.x or 11.x)") from None
-    return tensorrt
-
-
-def numpy_dtype(trt, trt_dtype) -> np.dtype:
-    """numpy dtype of a TensorRT DataType; UserError for types numpy lacks."""
-    for name, np_type in _TRT_DTYPE_NAMES.items():
-        member = getattr(trt.DataType, name, None)
-        if member is not None and trt_dtype == member:
-            return np.dtype(np_type)
-    raise UserError(f"engine I/O type {trt_dtype} has no numpy equivalent; export I/O as float32/uint8")
+from .tensor_types import from_tensorrt
 
 
 class TensorRTRunner(Runner):
@@ -66,13 +38,17 @@ class TensorRTRunner(Runner):
 
     def __init__(
         self,
-        path: str | os.PathLike,
+        engine: Union[str, os.PathLike, bytes, EngineLoader],
         memory: str = "auto",
         check_compatibility: bool = True,
+        metadata: Optional[Mapping[str, str]] = None,
     ) -> None:
-        super().__init__(str(path))
+        """``engine``: a loader, or a path / bytes (with ``metadata``) wrapped in one;
+        ``memory``: the CUDA library for device memory (see :mod:`cuda_memory`)."""
+        loader = engine if isinstance(engine, EngineLoader) else EngineLoader(engine, metadata, check_compatibility)
+        super().__init__(loader.source)
+        self.loader = loader
         self.memory_backend = memory
-        self.check_compatibility = check_compatibility
         self.info: Optional[GraphInfo] = None
         self.gpu: Optional[tuple[str, tuple[int, int]]] = None
         self._memory: Optional[DeviceMemory] = None
@@ -85,35 +61,26 @@ class TensorRTRunner(Runner):
 
     # ---- lifecycle -------------------------------------------------------------------
     def _activate(self) -> None:
-        path = Path(self.path)
-        if not path.is_file():
-            raise UserError(f"engine not found: {path}")
-        record = read_engine_sidecar(path)
-        info = GraphInfo.from_metadata(record, str(path))
+        record = self.loader.record()  # sidecar checked before tensorrt is imported
+        info = GraphInfo.from_metadata(record, self.path)
         trt = import_tensorrt()
         memory = open_device_memory(self.memory_backend)
         try:
             gpu = memory.gpu()
-            if self.check_compatibility:
-                check_engine_compatibility(record, trt.__version__, gpu[1], path)
-            logger = trt.Logger(trt.Logger.WARNING)
-            runtime = trt.Runtime(logger)
-            engine = runtime.deserialize_cuda_engine(path.read_bytes())
-            if engine is None:
-                raise UserError(f"TensorRT could not deserialize {path} (corrupt file, or built elsewhere)")
+            runtime, engine = self.loader(trt, gpu[1])
             context = engine.create_execution_context()
             if context is None:
-                raise UserError(f"TensorRT could not create an execution context for {path} (out of GPU memory?)")
+                raise UserError(f"TensorRT could not create an execution context for {self.path} (out of GPU memory?)")
             inputs, outputs = {}, {}
             for i in range(engine.num_io_tensors):
                 name = engine.get_tensor_name(i)
                 shape = tuple(None if d < 0 else int(d) for d in engine.get_tensor_shape(name))
-                spec = TensorSpec(name, shape, numpy_dtype(trt, engine.get_tensor_dtype(name)))
+                spec = TensorSpec(name, shape, from_tensorrt(trt, engine.get_tensor_dtype(name)))
                 if engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT:
                     inputs[name] = spec
                 else:
                     outputs[name] = spec
-            check_io_names(info.kind, tuple(inputs), tuple(outputs), str(path))
+            check_io_names(info.kind, tuple(inputs), tuple(outputs), self.path)
         except BaseException:
             memory.close()
             raise

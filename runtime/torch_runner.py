@@ -7,100 +7,61 @@ The same three graph kinds as the ONNX export, computed by the model's own metho
     query            model.forward_with_support(query_img, c3, c2, c1) -> logits (+ mask)
 
 ``mask`` is the runtime's K-shot vote of the logits at the network size, as in the
-exported graphs. One :class:`TorchModelLoader` can feed several runners (the support
-encoder and the query runner share one model). torch is imported only on activation.
+exported graphs. One :class:`~hsnet_deploy.runtime.loaders.TorchModelLoader` can feed
+several runners (the support encoder and the query runner share one model). torch is
+imported only on activation.
+
+``precision``: "fp32", or "fp16" / "bf16" through ``torch.autocast`` (:func:`autocast`;
+the model keeps its mask resize and L2 norms in FP32 itself, autocast runs GroupNorm in
+FP32).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-from pathlib import Path
 from typing import Any, Optional, Union
 
 import numpy as np
 
 from ..errors import UserError
-from .graph_metadata import (
+from .graph_contract import (
     EPISODE,
     GRAPH_INPUTS,
     GRAPH_KINDS,
     GRAPH_OUTPUTS,
-    KEY_BACKBONE,
-    KEY_CHECKPOINT,
-    KEY_GRAPH,
-    KEY_IMG_SIZE,
-    KEY_SHOTS,
     QUERY,
     SUPPORT_ENCODER,
     SUPPORT_FEATURES,
+    TENSOR_DTYPES,
     GraphInfo,
+    graph_metadata,
+    tensor_dims,
 )
 from .kshot_vote import kshot_vote
+from .loaders import TorchModelLoader, import_torch
 from .runner import Runner, TensorSpec
 
-DEVICES = ("auto", "cpu", "cuda")
 DEFAULT_IMG_SIZE = 400
+PRECISIONS = ("fp32", "fp16", "bf16")
 
 
-def import_torch():
-    try:
-        import torch
-    except ImportError:
-        raise UserError("running .pt checkpoints needs PyTorch: pip install torch") from None
-    return torch
-
-
-class TorchModelLoader:
-    """Loads (once, on first call) an HSNet from a checkpoint, or wraps a given model.
-
-    ``checkpoint`` is a path for ``hsnet_deploy.hsnet.load_hsnet`` or an ``HSNet``
-    instance already built (tests, evaluation).
-    """
-
-    def __init__(self, checkpoint: Union[str, os.PathLike, Any], device: str = "auto", backbone: Optional[str] = None):
-        if device not in DEVICES:
-            raise UserError(f"unknown device '{device}' (expected one of {', '.join(DEVICES)})")
-        self.checkpoint = checkpoint
-        self.device_request = device
-        self.backbone = backbone
-        self.model = None
-        self.device = None
-        self.sha256 = "random"
-
-    @property
-    def source(self) -> str:
-        if isinstance(self.checkpoint, (str, os.PathLike)):
-            return str(self.checkpoint)
-        return f"<{type(self.checkpoint).__name__} in memory>"
-
-    def __call__(self):
-        """(model on its device in eval mode, torch device)."""
-        if self.model is not None:
-            return self.model, self.device
-        torch = import_torch()
-        if self.device_request == "cuda" and not torch.cuda.is_available():
-            raise UserError("device 'cuda' requested but PyTorch sees no CUDA device")
-        use_cuda = self.device_request in ("cuda", "auto") and torch.cuda.is_available()
-        device = torch.device("cuda" if use_cuda else "cpu")
-        if isinstance(self.checkpoint, (str, os.PathLike)):
-            path = Path(self.checkpoint)
-            if not path.is_file():
-                raise UserError(f"checkpoint not found: {path}")
-            from ..hsnet.checkpoint import file_sha256, load_hsnet  # lazy: torch and the model only now
-
-            model = load_hsnet(backbone=self.backbone, checkpoint=str(path))
-            self.sha256 = file_sha256(path)
-        else:
-            model = self.checkpoint
-        self.model = model.to(device).eval()
-        self.device = device
-        return self.model, self.device
+def autocast(device, precision: str):
+    """The context a network runs in for ``precision`` on ``device`` (a torch.device)."""
+    torch = import_torch()
+    if precision not in PRECISIONS:
+        raise UserError(f"unknown torch precision '{precision}' (expected one of {', '.join(PRECISIONS)})")
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    dtype = torch.float16 if precision == "fp16" else torch.bfloat16
+    # cache off: required for CUDA-graph capture, harmless otherwise
+    return torch.autocast(device.type, dtype=dtype, cache_enabled=False)
 
 
 class TorchRunner(Runner):
     """One graph kind of an HSNet model, on numpy in and out.
 
-    ``checkpoint``: a path, an ``HSNet`` instance, or a shared :class:`TorchModelLoader`
+    ``checkpoint``: a path, an ``HSNet`` instance, or a shared ``TorchModelLoader``
     (then ``device`` and ``backbone`` are the loader's, and these arguments are unused).
     """
 
@@ -113,7 +74,10 @@ class TorchRunner(Runner):
         device: str = "auto",
         img_size: int = DEFAULT_IMG_SIZE,
         backbone: Optional[str] = None,
+        precision: str = "fp32",
     ) -> None:
+        if precision not in PRECISIONS:
+            raise UserError(f"unknown torch precision '{precision}' (expected one of {', '.join(PRECISIONS)})")
         loader = checkpoint if isinstance(checkpoint, TorchModelLoader) else TorchModelLoader(checkpoint, device, backbone)
         super().__init__(loader.source)
         if graph not in GRAPH_KINDS:
@@ -121,6 +85,7 @@ class TorchRunner(Runner):
         self.loader = loader
         self.graph = graph
         self.img_size = int(img_size)
+        self.precision = precision
         self.info: Optional[GraphInfo] = None
         self._torch = None
 
@@ -130,26 +95,19 @@ class TorchRunner(Runner):
         s = self.img_size
         from ..hsnet.image_size import check_image_size
 
-        check_image_size(s, s, str(getattr(model, "backbone_name", "resnet50")))
-        f32 = np.dtype(np.float32)
+        backbone = str(getattr(model, "backbone_name", "resnet50"))
+        check_image_size(s, s, backbone)
+        dims = tensor_dims(self.graph, backbone, s, shots=None, dynamic_batch=True)
         specs = {
-            "query_img": TensorSpec("query_img", (None, 3, s, s), f32),
-            "support_imgs": TensorSpec("support_imgs", (None, None, 3, s, s), f32),
-            "support_masks": TensorSpec("support_masks", (None, None, s, s), f32),
-            "logits": TensorSpec("logits", (None, None, 2, s, s), f32),
-            "mask": TensorSpec("mask", (None, s, s), np.dtype(np.uint8)),
+            name: TensorSpec(name, tuple(d if isinstance(d, int) else None for d in shape), np.dtype(TENSOR_DTYPES[name]))
+            for name, shape in dims.items()
         }
-        for name in SUPPORT_FEATURES:
-            specs[name] = TensorSpec(name, (None,) * 6, f32)
         self.inputs = {n: specs[n] for n in GRAPH_INPUTS[self.graph]}
         self.outputs = {n: specs[n] for n in GRAPH_OUTPUTS[self.graph]}
-        self.metadata = {
-            KEY_GRAPH: self.graph,
-            KEY_BACKBONE: str(getattr(model, "backbone_name", "unknown")),
-            KEY_IMG_SIZE: str(s),
-            KEY_SHOTS: "dynamic",
-            KEY_CHECKPOINT: self.loader.sha256,
-        }
+        self.metadata = graph_metadata(
+            self.graph, backbone, s, shots=None, opset=None, checkpoint_sha256=self.loader.sha256,
+            exporter=f"torch {self._torch.__version__} eager", extra={"hsnet_deploy.torch_precision": self.precision},
+        )
         self.info = GraphInfo.from_metadata(self.metadata, self.path)
 
     def _deactivate(self) -> None:
@@ -159,7 +117,7 @@ class TorchRunner(Runner):
         torch = self._torch
         model, device = self.loader()
         args = {name: torch.from_numpy(array).to(device) for name, array in feed.items()}
-        with torch.inference_mode():
+        with torch.inference_mode(), autocast(device, self.precision):
             if self.graph == SUPPORT_ENCODER:
                 features = model.encode_support(args["support_imgs"], args["support_masks"])
                 return {name: t.float().cpu().numpy() for name, t in zip(SUPPORT_FEATURES, features)}

@@ -186,7 +186,7 @@ def test_metadata_records_the_export(r50_split, r50_400, small_exports):
 
 def test_runtime_reads_the_exported_metadata_and_io(r50_split):
     """The torch-free runtime (its own parser of the contract) accepts the split trio as one export."""
-    from hsnet_deploy.runtime.graph_metadata import GraphInfo, check_io_names
+    from hsnet_deploy.runtime.graph_contract import GraphInfo, check_io_names
 
     infos = {}
     for kind, path in r50_split.items():

@@ -84,31 +84,18 @@ class SegmenterPredictor:
         self.shots = segmenter.shots
 
     def support_set(self, episode: Episode):
-        """Preprocessed (and, with split graphs, encoded) supports of ``episode``.
-
-        Built from the runtime's pure functions rather than ``Segmenter.prepare_support``,
-        which refuses a support mask that vanishes when resized: the official protocol
-        keeps such an episode.
-        """
-        from ...runtime.graph_metadata import SUPPORT_ENCODER, SUPPORT_FEATURES
-        from ...runtime.preprocess import preprocess_image, preprocess_mask
-        from ...runtime.segmenter import SupportSet
-
-        size = self.img_size
-        images = np.stack([preprocess_image(im, size) for im in episode.support_images])[None]  # (1, K, 3, S, S)
-        masks = np.stack([preprocess_mask(m, size) for m in episode.support_masks])[None]  # (1, K, S, S)
-        support = SupportSet(images, masks)
-        if self.segmenter.is_split:
-            out = self.segmenter.runners[SUPPORT_ENCODER].infer({"support_imgs": images, "support_masks": masks})
-            support.features = {name: out[name] for name in SUPPORT_FEATURES}
-        return support
+        """Preprocessed (and, with split graphs, encoded) supports of ``episode``, through
+        the runtime's one support path; an empty support mask (or one that vanishes when
+        resized) is kept, as the official protocol keeps such an episode (its features
+        are all zero)."""
+        return self.segmenter.prepare_support(
+            list(episode.support_images), list(episode.support_masks), allow_empty_masks=True
+        )
 
     def network_logits(self, episode: Episode) -> np.ndarray:
-        from ...runtime.preprocess import preprocess_image
-
         support = self.support_set(episode)
-        query = preprocess_image(episode.query_image, self.img_size)[None]  # (1, 3, S, S)
-        return self.segmenter.network_logits(query, support)  # (K, 2, S, S)
+        query, _ = self.segmenter.prepare_query(episode.query_image)  # (1, 3, S, S)
+        return self.segmenter.network_logits(query, support)[0]  # (K, 2, S, S)
 
 
 @dataclass

@@ -1,0 +1,240 @@
+"""Loaders: what a runner runs, from a file *or* from an object in memory (as in Polygraphy).
+
+A loader is cheap to build and does its work when called; it carries the backend's
+options, so every command hands the same options to every backend:
+
+    OnnxSessionLoader(model, device, threads, providers)
+        model: a path, serialized bytes, or an ``onnx.ModelProto`` (a converter's or a
+        calibrator's result, never written to disk)          -> onnxruntime.InferenceSession
+    EngineLoader(engine, metadata, check_compatibility)
+        engine: a path (metadata from its ``X.engine.json`` sidecar) or serialized bytes
+        from a builder (metadata given)                       -> (trt.Runtime, trt.ICudaEngine)
+    TorchModelLoader(checkpoint, device, backbone, threads)
+        checkpoint: a path, or an ``HSNet`` in memory        -> (model in eval mode, device)
+
+Runners (``*_runner.py``) take a loader; heavy imports (onnxruntime, tensorrt, torch)
+happen only when a loader is called.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence, Union
+
+from ..errors import UserError
+from .engine_sidecar import check_engine_compatibility, read_engine_sidecar
+
+if TYPE_CHECKING:  # pragma: no cover - types only
+    import tensorrt as trt
+
+DEVICES = ("auto", "cpu", "cuda")
+ModelSource = Union[str, os.PathLike, bytes, Any]  # a path, bytes, or an object with SerializeToString()
+
+
+def check_device(device: str) -> str:
+    if device not in DEVICES:
+        raise UserError(f"unknown device '{device}' (expected one of {', '.join(DEVICES)})")
+    return device
+
+
+def check_threads(threads: Optional[int]) -> Optional[int]:
+    if threads is not None and (not isinstance(threads, int) or threads < 1):
+        raise UserError(f"threads must be a positive integer, got {threads!r}")
+    return threads
+
+
+def describe_source(model: ModelSource, what: str) -> str:
+    """How errors name a model: its path, or what kind of object it is."""
+    if isinstance(model, (str, os.PathLike)):
+        return str(model)
+    if isinstance(model, (bytes, bytearray, memoryview)):
+        return f"<{what} bytes in memory>"
+    return f"<{type(model).__name__} in memory>"
+
+
+def _serialized(model: ModelSource) -> Union[str, bytes]:
+    """A path string, or the model's bytes (``ModelProto.SerializeToString()``)."""
+    if isinstance(model, (str, os.PathLike)):
+        return str(model)
+    if isinstance(model, (bytes, bytearray, memoryview)):
+        return bytes(model)
+    serialize = getattr(model, "SerializeToString", None)
+    if serialize is None:
+        raise UserError(f"cannot load a {type(model).__name__} as an ONNX model (give a path, bytes or an onnx.ModelProto)")
+    return serialize()
+
+
+# ---- ONNX Runtime ------------------------------------------------------------------------
+def import_onnxruntime():
+    """onnxruntime, or a UserError saying how to install it."""
+    try:
+        import onnxruntime
+    except ImportError:
+        raise UserError(
+            "running .onnx models needs onnxruntime: pip install onnxruntime "
+            "(or onnxruntime-gpu for CUDA)"
+        ) from None
+    return onnxruntime
+
+
+def choose_providers(device: str, available: Sequence[str], requested: Optional[Sequence[str]] = None) -> list[str]:
+    """Execution providers for ``device`` (or exactly ``requested``) given this onnxruntime build."""
+    check_device(device)
+    if requested:
+        missing = [p for p in requested if p not in available]
+        if missing:
+            raise UserError(f"this onnxruntime has no {', '.join(missing)} (available: {', '.join(available)})")
+        return list(requested)
+    has_cuda = "CUDAExecutionProvider" in available
+    if device == "cuda" and not has_cuda:
+        raise UserError(
+            "device 'cuda' requested but this onnxruntime has no CUDAExecutionProvider "
+            "(install onnxruntime-gpu, or use --device cpu)"
+        )
+    if device in ("cuda", "auto") and has_cuda:
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    return ["CPUExecutionProvider"]
+
+
+class OnnxSessionLoader:
+    """Builds an ``onnxruntime.InferenceSession`` on each call."""
+
+    def __init__(
+        self,
+        model: ModelSource,
+        device: str = "auto",
+        threads: Optional[int] = None,
+        providers: Optional[Sequence[str]] = None,
+    ) -> None:
+        self.model = model
+        self.device = check_device(device)
+        self.threads = check_threads(threads)
+        self.providers = tuple(providers) if providers else None
+        self.source = describe_source(model, "ONNX")
+
+    def __call__(self):
+        if isinstance(self.model, (str, os.PathLike)) and not Path(self.model).is_file():
+            raise UserError(f"model not found: {self.model}")
+        ort = import_onnxruntime()
+        providers = choose_providers(self.device, ort.get_available_providers(), self.providers)
+        options = ort.SessionOptions()
+        options.log_severity_level = 3  # errors only: no provider-fallback chatter on stderr
+        if self.threads:
+            options.intra_op_num_threads = self.threads
+        try:
+            return ort.InferenceSession(_serialized(self.model), sess_options=options, providers=providers)
+        except UserError:
+            raise
+        except Exception as err:  # onnxruntime raises its own exception types for bad files
+            reason = str(err).strip().split("\n")[0]
+            raise UserError(f"cannot load ONNX model {self.source}: {reason}") from None
+
+
+# ---- TensorRT ------------------------------------------------------------------------------
+def import_tensorrt():
+    """tensorrt, or a UserError saying how to install it."""
+    try:
+        import tensorrt
+    except ImportError:
+        raise UserError("running .engine files needs TensorRT: pip install tensorrt (10.x or 11.x)") from None
+    return tensorrt
+
+
+class EngineLoader:
+    """Deserializes a TensorRT engine from a file (+ its sidecar) or from bytes (+ metadata)."""
+
+    def __init__(
+        self,
+        engine: Union[str, os.PathLike, bytes],
+        metadata: Optional[Mapping[str, str]] = None,
+        check_compatibility: bool = True,
+    ) -> None:
+        if not isinstance(engine, (str, os.PathLike, bytes, bytearray, memoryview)):
+            raise UserError(f"cannot load a {type(engine).__name__} as a TensorRT engine (give a path or bytes)")
+        if not isinstance(engine, (str, os.PathLike)) and metadata is None:
+            raise UserError("an engine given as bytes needs its metadata (the graph's hsnet_deploy.* keys)")
+        self.engine = engine
+        self._metadata = dict(metadata) if metadata is not None else None
+        self.check_compatibility = check_compatibility
+        self.source = describe_source(engine, "engine")
+
+    def record(self) -> dict[str, str]:
+        """The engine's metadata: the sidecar of a file, or what was given with bytes."""
+        if self._metadata is None:
+            path = Path(self.engine)  # type: ignore[arg-type]  # bytes always come with metadata
+            if not path.is_file():
+                raise UserError(f"engine not found: {path}")
+            self._metadata = read_engine_sidecar(path)
+        return dict(self._metadata)
+
+    def __call__(self, trt: Any, compute_capability: tuple[int, int]) -> "tuple[trt.Runtime, trt.ICudaEngine]":
+        record = self.record()
+        if self.check_compatibility:
+            check_engine_compatibility(record, trt.__version__, compute_capability, self.source)
+        data = Path(self.engine).read_bytes() if isinstance(self.engine, (str, os.PathLike)) else bytes(self.engine)
+        runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
+        engine = runtime.deserialize_cuda_engine(data)
+        if engine is None:
+            raise UserError(f"TensorRT could not deserialize {self.source} (corrupt file, or built elsewhere)")
+        return runtime, engine
+
+
+# ---- PyTorch -------------------------------------------------------------------------------
+def import_torch():
+    try:
+        import torch
+    except ImportError:
+        raise UserError("running .pt checkpoints needs PyTorch: pip install torch") from None
+    return torch
+
+
+def choose_torch_device(request: str = "auto"):
+    """``torch.device`` for "auto" (CUDA when PyTorch sees one), "cpu" or "cuda"."""
+    torch = import_torch()
+    check_device(request)
+    if request == "cuda" and not torch.cuda.is_available():
+        raise UserError("device 'cuda' requested but PyTorch sees no CUDA device (use --device cpu)")
+    use_cuda = request in ("cuda", "auto") and torch.cuda.is_available()
+    return torch.device("cuda" if use_cuda else "cpu")
+
+
+class TorchModelLoader:
+    """Loads (once, on first call) an HSNet from a checkpoint, or wraps a given model.
+
+    ``checkpoint`` is a path for ``hsnet_deploy.hsnet.load_hsnet`` or an ``HSNet``
+    instance already built (tests, evaluation). ``threads`` sets PyTorch's intra-op
+    threads when the model is loaded.
+    """
+
+    def __init__(self, checkpoint: Any, device: str = "auto", backbone: Optional[str] = None, threads: Optional[int] = None):
+        self.checkpoint = checkpoint
+        self.device_request = check_device(device)
+        self.backbone = backbone
+        self.threads = check_threads(threads)
+        self.model = None
+        self.device = None
+        self.sha256 = "random"
+        self.source = describe_source(checkpoint, "checkpoint")
+
+    def __call__(self):
+        """(model on its device in eval mode, torch device)."""
+        if self.model is not None:
+            return self.model, self.device
+        torch = import_torch()
+        device = choose_torch_device(self.device_request)
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        if isinstance(self.checkpoint, (str, os.PathLike)):
+            path = Path(self.checkpoint)
+            if not path.is_file():
+                raise UserError(f"checkpoint not found: {path}")
+            from ..hsnet.checkpoint import file_sha256, load_hsnet  # lazy: torch and the model only now
+
+            model = load_hsnet(backbone=self.backbone, checkpoint=str(path))
+            self.sha256 = file_sha256(path)
+        else:
+            model = self.checkpoint
+        self.model = model.to(device).eval()
+        self.device = device
+        return self.model, self.device
