@@ -124,9 +124,10 @@ def make_runners(
     return {kind: TorchRunner(loader, graph=kind, img_size=size, precision=options.precision) for kind in kinds_wanted}
 
 
-def runners_for(path: Union[str, os.PathLike], options: RuntimeOptions = RuntimeOptions()) -> dict[str, Runner]:
-    """Inactive runners for a model file (split graphs when present, per ``options.graphs``)."""
-    files = resolve_model_files(path)
+def runners_for(path: Union[str, os.PathLike, ModelFiles], options: RuntimeOptions = RuntimeOptions()) -> dict[str, Runner]:
+    """Inactive runners for a model file, or files already resolved (split graphs when
+    present, per ``options.graphs``)."""
+    files = path if isinstance(path, ModelFiles) else resolve_model_files(path)
     return make_runners(select_graphs(files, options.graphs), files.backend, options)
 
 
@@ -143,7 +144,7 @@ def activate_all(runners: Mapping[str, Runner]) -> dict[str, Runner]:
 
 
 def open_runners(
-    model: Union[str, os.PathLike, Mapping[str, object]],
+    model: Union[str, os.PathLike, ModelFiles, Mapping[str, object]],
     options: RuntimeOptions = RuntimeOptions(),
     backend: Optional[str] = None,
     metadata: Optional[Mapping[str, Mapping[str, str]]] = None,

@@ -35,6 +35,7 @@ from ..errors import UserError
 from .backends import RuntimeOptions, activate_all, make_runners, open_runners
 from .graph_contract import EPISODE, QUERY, SUPPORT_ENCODER, SUPPORT_FEATURES, GraphInfo
 from .images import ImageLike, MaskLike, as_image, as_mask, describe
+from .model_files import ModelFiles
 from .postprocess import postprocess
 from .preprocess import preprocess_image, preprocess_mask, preprocess_support
 from .resize import resize_logits
@@ -104,7 +105,7 @@ class Segmenter:
     @classmethod
     def load(
         cls,
-        path: Union[str, os.PathLike],
+        path: Union[str, os.PathLike, ModelFiles],
         device: str = "auto",
         img_size: Optional[int] = None,
         backbone: Optional[str] = None,
@@ -119,7 +120,8 @@ class Segmenter:
         """
         if options is None:
             options = RuntimeOptions(device=device, img_size=img_size, backbone=backbone)
-        return cls._from_runners(open_runners(path, options), options.img_size, str(path))
+        source = str(path.paths.get(EPISODE) or path.paths[QUERY]) if isinstance(path, ModelFiles) else str(path)
+        return cls._from_runners(open_runners(path, options), options.img_size, source)
 
     @classmethod
     def from_models(
@@ -192,12 +194,14 @@ class Segmenter:
         supports: Sequence[ImageLike],
         masks: Sequence[MaskLike],
         allow_empty_masks: bool = False,
+        names: Optional[Sequence[tuple[str, str]]] = None,
     ) -> SupportSet:
         """Validate and preprocess a support set; encode it when the graphs are split.
 
         A mask that is empty, or whose foreground does not survive the resize to the
         network size, is an error unless ``allow_empty_masks`` (the official evaluation
-        keeps such a shot: its features are all zero).
+        keeps such a shot: its features are all zero). ``names``: (image, mask) names
+        per shot for error messages, when the inputs are arrays decoded from files.
         """
         supports = _as_list(supports, "supports")
         masks = _as_list(masks, "masks")
@@ -213,8 +217,7 @@ class Segmenter:
         size = self.img_size
         images, binary = [], []
         for i, (support, mask) in enumerate(zip(supports, masks), start=1):
-            image_name = describe(support, f"support image {i}")
-            mask_name = describe(mask, f"support mask {i}")
+            image_name, mask_name = names[i - 1] if names else (describe(support, f"support image {i}"), describe(mask, f"support mask {i}"))
             image = as_image(support, image_name)
             mask_array = as_mask(mask, mask_name)
             check_support_pair(image, mask_array, image_name, mask_name, allow_empty_masks)
@@ -232,9 +235,14 @@ class Segmenter:
             support_set.features = {name: out[name] for name in SUPPORT_FEATURES}
         return support_set
 
-    def set_support(self, supports: Sequence[ImageLike], masks: Sequence[MaskLike]) -> None:
+    def set_support(
+        self,
+        supports: Sequence[ImageLike],
+        masks: Sequence[MaskLike],
+        names: Optional[Sequence[tuple[str, str]]] = None,
+    ) -> None:
         """Cache a support set: later ``segment(query)`` calls reuse it."""
-        self._support = self.prepare_support(supports, masks)
+        self._support = self.prepare_support(supports, masks, names=names)
 
     def clear_support(self) -> None:
         self._support = None

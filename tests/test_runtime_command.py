@@ -208,3 +208,44 @@ def test_unknown_option_exits_2(run_cli, files, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "unrecognized arguments: --bogus" in err  # one line, no usage dump
     assert _listing(out) == []
+
+
+def test_every_input_file_is_decoded_once(run_cli, files, tmp_path, monkeypatch):
+    from collections import Counter
+
+    from hsnet_deploy.runtime import images
+
+    data, model, out = files
+    queries = tmp_path / "queries"
+    queries.mkdir()
+    for name in ("a.png", "b.png"):
+        Image.fromarray(_image(20, 20, len(name))).save(queries / name)
+    opened = Counter()
+    original = images._open_decoded
+
+    def counting(path, what):
+        opened[path.name] += 1
+        return original(path, what)
+
+    monkeypatch.setattr(images, "_open_decoded", counting)
+    code, _, err = run_cli(model, "--query", queries, *_support_args(data), "-o", out / "masks", "--overlay", out / "ov")
+    assert code == 0, err
+    assert opened == {"s1.png": 1, "m1.png": 1, "s2.png": 1, "m2.png": 1, "a.png": 1, "b.png": 1}
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == ["masks", "masks/a.png", "masks/b.png", "ov", "ov/a.png", "ov/b.png"]  # no staging left
+
+
+def test_run_threads_reach_the_session(run_cli, files, monkeypatch):
+    from hsnet_deploy.runtime.loaders import OnnxSessionLoader
+
+    data, model, out = files
+    seen = []
+    original = OnnxSessionLoader.__call__
+
+    def spy(self):
+        seen.append(self.threads)
+        return original(self)
+
+    monkeypatch.setattr(OnnxSessionLoader, "__call__", spy)
+    code, _, err = run_cli(model, "--query", data / "q.jpg", *_support_args(data), "-o", out / "p.png", "--threads", "1", "--device", "cpu")
+    assert code == 0, err
+    assert seen == [1]
