@@ -1,9 +1,10 @@
 """``hsnet-deploy demo``: one 1-shot episode end to end, on an episode the tool generates.
 
 Builds an HSNet (random weights unless a checkpoint is given), draws a synthetic episode
-of a held-out class, runs it through the shared pre/post-processing and the PyTorch model,
-prints shapes, timing and parameter counts, and writes an overlay PNG (support with its
-mask | query with the prediction | query with the ground truth).
+of a held-out class, runs it through the runtime's one inference path (``Segmenter`` over
+the PyTorch model: support set encoded, query graph, shared pre/post-processing), prints
+shapes, timing and parameter counts, and writes an overlay PNG (support with its mask |
+query with the prediction | query with the ground truth).
 """
 
 from __future__ import annotations
@@ -45,12 +46,12 @@ def run(args: argparse.Namespace) -> int:
     import statistics
     import time
 
-    import numpy as np
     import torch
 
     from ..atomic_file import atomic_path
     from ..errors import UserError
-    from ..runtime import overlay, postprocess, preprocess_image, preprocess_mask
+    from ..runtime import RuntimeOptions, Segmenter, overlay, postprocess
+    from ..runtime.graph_contract import SUPPORT_FEATURES
     from .checkpoint import load_hsnet
     from .data.synthetic import SyntheticFewShot
     from .image_size import check_image_size
@@ -65,18 +66,17 @@ def run(args: argparse.Namespace) -> int:
     episode = SyntheticFewShot(seed=args.seed, split="test", img_size=args.img_size, shot=args.shots).episode(0)
 
     size = args.img_size
-    query = torch.from_numpy(preprocess_image(episode.query_image, size))[None]  # (1, 3, S, S)
-    supports = torch.from_numpy(np.stack([preprocess_image(im, size) for im in episode.support_images]))[None]  # (1, K, 3, S, S)
-    masks = torch.from_numpy(np.stack([preprocess_mask(m, size) for m in episode.support_masks]))[None]  # (1, K, S, S)
-
+    options = RuntimeOptions(device="cpu", img_size=size)
     times = []
-    with torch.inference_mode():
-        pyramid = model.encode_support(supports, masks)
-        for _ in range(args.iters + 1):
+    with Segmenter.from_models({"query": model}, "torch", options) as segmenter:
+        for _ in range(args.iters + 1):  # one episode: support encoding + query graph
             t = time.perf_counter()
-            logits = model(query, supports, masks)
+            support = segmenter.prepare_support(episode.support_images, episode.support_masks)
+            query, original_size = segmenter.prepare_query(episode.query_image)  # (1, 3, S, S)
+            logits = segmenter.network_logits(query, support)  # (1, K, 2, S, S)
             times.append(time.perf_counter() - t)
-    pred = postprocess(logits[0].numpy(), episode.query_mask.shape)  # (h, w) uint8
+    pred = postprocess(logits[0], original_size)  # (h, w) uint8
+    pyramid = [support.features[name] for name in SUPPORT_FEATURES]
 
     gt = episode.query_mask == 1
     inter, union = int((gt & (pred == 1)).sum()), int((gt | (pred == 1)).sum())
@@ -87,8 +87,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"HSNet-{args.backbone}, {weights}; built in {build_s:.2f} s")
     print(f"episode: synthetic test class {episode.class_id} ({episode.query_name}), K={args.shots}, network input {size}x{size}")
     print(f"  query_img      {tuple(query.shape)}")
-    print(f"  support_imgs   {tuple(supports.shape)}")
-    print(f"  support_masks  {tuple(masks.shape)}")
+    print(f"  support_imgs   {tuple(support.images.shape)}")
+    print(f"  support_masks  {tuple(support.masks.shape)}")
     for name, level in zip(("C3 support feats", "C2 support feats", "C1 support feats"), pyramid):
         print(f"  {name} {tuple(level.shape)}   (B, K, layers, channels, h, w)")
     print(f"  logits         {tuple(logits.shape)}")

@@ -22,6 +22,7 @@ import numpy as np
 
 from ...errors import UserError
 from .episode import Episode, EpisodeRef
+from .split_files import check_fold, check_shot, check_split
 
 
 def choice_index(rng: np.random.RandomState, pool_size: int) -> int:
@@ -60,6 +61,16 @@ class EpisodeDataset:
     shot: int
     seed: int
     _length: int
+
+    def _set_episode_options(self, fold: int, nfolds: int, split: str, shot: int, seed: int, nclass: int) -> None:
+        """The checks and fields every fold-based benchmark (PASCAL-5i, COCO-20i) shares:
+        fold in range, split 'trn' | 'val' ('test' reads the validation lists, as
+        officially), shot >= 1, the seed, the benchmark's class count."""
+        self.fold = check_fold(fold, nfolds)
+        self.split = "trn" if check_split(split) == "trn" else "val"
+        self.shot = check_shot(shot)
+        self.seed = int(seed)
+        self.nclass = nclass
 
     def _start_plan(self) -> None:
         self._rng = np.random.RandomState(self.seed)

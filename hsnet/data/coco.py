@@ -32,7 +32,7 @@ from ...errors import UserError
 from .base import EpisodeDataset, binary_class_mask, choice_index, draw_supports
 from .episode import Episode, EpisodeRef
 from .image_io import check_same_size, read_label_values, read_rgb
-from .split_files import check_fold, check_shot, check_split, require_dir, require_file
+from .split_files import require_dir, require_file
 
 NFOLDS = 4
 NCLASS = 80
@@ -52,11 +52,7 @@ class CocoDataset(EpisodeDataset):
     def __init__(self, datapath: str | os.PathLike, splits_dir: str | os.PathLike, fold: int,
                  split: str = "test", shot: int = 1, seed: int = 0,
                  n_episodes: Optional[int] = None):
-        self.fold = check_fold(fold, NFOLDS)
-        self.split = "trn" if check_split(split) == "trn" else "val"
-        self.shot = check_shot(shot)
-        self.seed = int(seed)
-        self.nclass = NCLASS
+        self._set_episode_options(fold, NFOLDS, split, shot, seed, NCLASS)
         self.root = require_dir(Path(datapath) / "COCO2014", "COCO datapath (COCO2014 folder)")
         splits = require_dir(Path(splits_dir) / "coco", "COCO split folder")
         pkl = require_file(splits / self.split / f"fold{self.fold}.pkl", "COCO split file")

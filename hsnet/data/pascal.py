@@ -32,8 +32,7 @@ from ...errors import UserError
 from .base import EpisodeDataset, binary_class_mask, draw_supports
 from .episode import IGNORE_LABEL, Episode, EpisodeRef
 from .image_io import check_same_size, read_label_values, read_rgb
-from .split_files import (check_fold, check_shot, check_split, read_split_lines, require_dir,
-                          require_file)
+from .split_files import read_split_lines, require_dir, require_file
 
 NFOLDS = 4
 NCLASS = 20
@@ -54,11 +53,7 @@ class PascalDataset(EpisodeDataset):
     def __init__(self, datapath: str | os.PathLike, splits_dir: str | os.PathLike, fold: int,
                  split: str = "test", shot: int = 1, seed: int = 0,
                  n_episodes: Optional[int] = None):
-        self.fold = check_fold(fold, NFOLDS)
-        self.split = "trn" if check_split(split) == "trn" else "val"
-        self.shot = check_shot(shot)
-        self.seed = int(seed)
-        self.nclass = NCLASS
+        self._set_episode_options(fold, NFOLDS, split, shot, seed, NCLASS)
         root = require_dir(datapath, "PASCAL datapath")
         self.img_dir = require_dir(root / "VOC2012" / "JPEGImages", "PASCAL image folder")
         self.ann_dir = require_dir(root / "VOC2012" / "SegmentationClassAug",

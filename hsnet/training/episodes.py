@@ -35,12 +35,13 @@ class EpisodeArrays:
 
 
 def episode_arrays(episode: Episode, size: int) -> EpisodeArrays:
-    from ...runtime.preprocess import preprocess_image, preprocess_mask
+    from ...runtime.preprocess import preprocess_image, preprocess_support
 
+    support_imgs, support_masks = preprocess_support(episode.support_images, episode.support_masks, size)
     return EpisodeArrays(
         query_img=preprocess_image(episode.query_image, size),  # (3, S, S)
-        support_imgs=np.stack([preprocess_image(im, size) for im in episode.support_images]),  # (K, 3, S, S)
-        support_masks=np.stack([preprocess_mask(m, size) for m in episode.support_masks]),  # (K, S, S)
+        support_imgs=support_imgs[0],  # (K, 3, S, S)
+        support_masks=support_masks[0],  # (K, S, S)
         query_label=network_size_label(episode.query_mask, size),  # (S, S)
         class_id=int(episode.class_id),
     )

@@ -35,6 +35,7 @@ import torch
 from torch.nn import functional as F
 
 from ...errors import UserError
+from ...runtime.loaders import choose_torch_device
 from ..evaluation.metrics import MIoUAccumulator
 from .episode_sources import DataConfig, TrainingData
 from .episodes import collate_episodes, training_target
@@ -85,14 +86,6 @@ def pixel_cross_entropy(logits: torch.Tensor, label: torch.Tensor) -> torch.Tens
     return F.cross_entropy(logits, training_target(label).to(logits.device))
 
 
-def _device(request: str) -> torch.device:
-    if request == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda requested but PyTorch sees no CUDA device")
-    if request not in ("auto", "cpu", "cuda"):
-        raise UserError(f"unknown device {request!r} (expected auto, cpu or cuda)")
-    return torch.device("cuda" if request != "cpu" and torch.cuda.is_available() else "cpu")
-
-
 class Trainer:
     """Builds everything from a :class:`TrainConfig`; :meth:`fit` runs (or resumes) it."""
 
@@ -117,7 +110,7 @@ class Trainer:
             raise UserError(f"{self.out} already holds a training run ({LAST}); pass --resume to continue it "
                             "or choose another --out")
         self._saved = self._read_resume_state() if c.resume else None
-        self.device = _device(c.device)
+        self.device = choose_torch_device(c.device)
         self.data = TrainingData(c.data)
         self.model = (model if model is not None else build_model(c.backbone, c.seed, c.backbone_weights))
         self.model.to(self.device).train()
