@@ -174,3 +174,22 @@ def test_cli_errors_are_one_line(argv, message, tmp_path, capsys):
     rc = main(["train", "--out", str(tmp_path / "run"), "--quiet", *argv])
     err = capsys.readouterr().err
     assert rc == 2 and message in err and err.count("\n") == 1, err
+
+
+def test_init_from_starts_the_learner_from_a_checkpoint(tmp_path, built_model):
+    from hsnet_deploy.hsnet import load_hsnet
+
+    first = fresh_trainer(tmp_path / "a", built_model)
+    first.fit()
+    trained = load_hsnet(checkpoint=str(tmp_path / "a" / BEST)).hpn_learner.state_dict()
+    second = fresh_trainer(tmp_path / "b", built_model, init_from=str(tmp_path / "a" / BEST), img_size=96, save_initial=True)
+    second.fit()
+    started = load_hsnet(checkpoint=str(tmp_path / "b" / "initial_model.pt")).hpn_learner.state_dict()
+    assert all(torch.equal(started[k], v) for k, v in trained.items())  # the initial learner is the trained one
+    fresh = built_model
+    assert not torch.equal(started["decoder2.2.weight"], fresh["hpn_learner.decoder2.2.weight"])
+    other = {k: (v + 1 if k == "backbone.conv1.weight" else v) for k, v in built_model.items()}
+    with pytest.raises(UserError, match="its backbone differs"):
+        fresh_trainer(tmp_path / "c", other, init_from=str(tmp_path / "a" / BEST)).fit()
+    with pytest.raises(UserError, match="checkpoint not found"):
+        fresh_trainer(tmp_path / "d", built_model, init_from=str(tmp_path / "none.pt")).fit()

@@ -53,6 +53,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="where to train (default auto)")
     parser.add_argument("--threads", type=int, metavar="N",
                         help="PyTorch CPU threads (default: PyTorch's choice; 1 is much faster on a busy machine)")
+    parser.add_argument("--init-from", metavar="CKPT",
+                        help="start the learner from this checkpoint's learner (same backbone), e.g. one trained at a smaller --img-size")
     parser.add_argument("--resume", action="store_true", help="continue the run saved in --out (last_state.pt)")
     parser.add_argument("--save-initial", action="store_true", help="also save the untrained model as initial_model.pt")
     parser.add_argument("--tensorboard", action="store_true", help="also write TensorBoard scalars (needs tensorboard)")
@@ -78,7 +80,7 @@ def config_from_args(args: argparse.Namespace):
                        batch_size=args.batch_size, lr=args.lr, epochs=args.epochs, iters=args.iters,
                        epoch_size=args.epoch_size, cache_features=args.cache_features,
                        cache_episodes=args.cache_episodes, cache_dtype=args.cache_dtype, seed=args.seed,
-                       device=args.device, resume=args.resume, save_initial=args.save_initial,
+                       device=args.device, init_from=args.init_from, resume=args.resume, save_initial=args.save_initial,
                        tensorboard=args.tensorboard, progress=not args.quiet)
 
 

@@ -52,7 +52,7 @@ LOG_FIELDS = ("epoch", "step", "episodes", "train_loss", "train_miou", "val_loss
               "val_fbiou", "best_miou", "lr", "elapsed_s")
 # Settings a resumed run must share with the run it continues.
 RESUME_KEYS = ("backbone", "backbone_weights", "img_size", "batch_size", "lr", "epoch_size",
-               "cache_features", "cache_episodes", "cache_dtype", "seed", "data")
+               "cache_features", "cache_episodes", "cache_dtype", "seed", "data", "init_from")
 
 
 @dataclass
@@ -72,6 +72,7 @@ class TrainConfig:
     cache_dtype: str = "float16"
     seed: int = 0
     device: str = "auto"
+    init_from: Optional[str] = None  # start the learner from this checkpoint's (same backbone)
     resume: bool = False
     save_initial: bool = False
     tensorboard: bool = False
@@ -164,6 +165,19 @@ class Trainer:
         self.rng = rng_state_from_tensors(state["data_rng"])
         torch.set_rng_state(state["torch_rng"])
 
+    def _init_learner(self, checkpoint: str) -> None:
+        """Start from a trained learner (e.g. one trained at a smaller size: the learner
+        is size-agnostic); its checkpoint must hold this very backbone."""
+        from ..checkpoint import load_hsnet
+
+        if not Path(checkpoint).is_file():
+            raise UserError(f"--init-from: checkpoint not found: {checkpoint}")
+        start = load_hsnet(backbone=self.config.backbone, checkpoint=checkpoint)
+        if backbone_fingerprint(start) != self.backbone_sha256:
+            raise UserError(f"--init-from {checkpoint}: its backbone differs from the one built from --seed "
+                            f"{self.config.seed} / --backbone-weights; the learner would not fit it")
+        self.model.hpn_learner.load_state_dict(start.hpn_learner.state_dict())
+
     def _build_caches(self) -> None:
         c = self.config
         per_image = bytes_per_image(c.backbone, c.img_size, c.cache_dtype)
@@ -245,8 +259,11 @@ class Trainer:
         self.out.mkdir(parents=True, exist_ok=True)
         if c.resume:
             self._resume()
-        elif c.save_initial:
-            save_official_checkpoint(self.model, self.out / INITIAL)
+        else:
+            if c.init_from:
+                self._init_learner(c.init_from)
+            if c.save_initial:
+                save_official_checkpoint(self.model, self.out / INITIAL)
         if self.step >= self.total_steps:
             self._say(f"nothing to do: step {self.step} already reached --iters/--epochs ({self.total_steps} steps)")
             return self.summary()
