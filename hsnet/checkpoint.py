@@ -32,6 +32,11 @@ _WRAPPER_KEYS = ("state_dict", "model", "model_state_dict")
 
 
 def file_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 of a weight file (``"reference"``: of the shipped reference weights)."""
+    from .reference_model import WEIGHTS, is_reference
+
+    if is_reference(path):
+        path = WEIGHTS
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -115,8 +120,16 @@ def load_hsnet(backbone: str | None = None, checkpoint=None, backbone_weights=No
     checkpoint: official ``best_model.pt``, a plain HSNet state_dict, or a learner-only one.
     backbone_weights: a torchvision ImageNet weight file for the backbone (required when the
         checkpoint holds no backbone; overrides the checkpoint's backbone when given).
-    With neither file the model keeps its random initialisation.
+    With neither file the model keeps its random initialisation. ``checkpoint="reference"``
+    is the model shipped with the package (:mod:`hsnet_deploy.hsnet.reference_model`).
     """
+    from .reference_model import is_reference, load_reference
+
+    if is_reference(checkpoint):
+        if backbone not in (None, "resnet50") or backbone_weights is not None:
+            raise UserError("the reference model is a resnet50 HSNet with its own seeded backbone: "
+                            "give neither --backbone (other than resnet50) nor --backbone-weights with it")
+        return load_reference()
     if isinstance(backbone_weights, str) and backbone_weights.lower() in {"imagenet", "pretrained", "default"}:
         raise UserError(
             "ImageNet weights are never downloaded: pass the path of a torchvision weight file "

@@ -27,7 +27,7 @@ def extract(checkpoint: str, out: str, seed: int) -> None:
 
     from hsnet_deploy.atomic_file import atomic_path, write_text_atomic
     from hsnet_deploy.hsnet import load_hsnet
-    from hsnet_deploy.hsnet.training.trainer import backbone_fingerprint
+    from hsnet_deploy.hsnet.training.seeded_model import backbone_fingerprint
 
     model = load_hsnet(checkpoint=checkpoint)
     with atomic_path(out) as tmp:
@@ -43,7 +43,7 @@ def assemble(learner: str, out: str) -> None:
     from hsnet_deploy.errors import UserError
     from hsnet_deploy.hsnet.checkpoint import save_official_checkpoint
     from hsnet_deploy.hsnet.training.seeded_model import build_model
-    from hsnet_deploy.hsnet.training.trainer import backbone_fingerprint
+    from hsnet_deploy.hsnet.training.seeded_model import backbone_fingerprint
 
     meta = json.loads(Path(learner).with_suffix(".json").read_text())
     model = build_model(meta["backbone"], meta["seed"])

@@ -226,11 +226,12 @@ class TorchModelLoader:
         if self.threads:
             torch.set_num_threads(self.threads)
         if isinstance(self.checkpoint, (str, os.PathLike)):
-            path = Path(self.checkpoint)
-            if not path.is_file():
-                raise UserError(f"checkpoint not found: {path}")
             from ..hsnet.checkpoint import file_sha256, load_hsnet  # lazy: torch and the model only now
+            from ..hsnet.reference_model import is_reference
 
+            path = Path(self.checkpoint)
+            if not is_reference(str(self.checkpoint)) and not path.is_file():
+                raise UserError(f"checkpoint not found: {path}")
             model = load_hsnet(backbone=self.backbone, checkpoint=str(path))
             self.sha256 = file_sha256(path)
         else:

@@ -42,8 +42,16 @@ class ModelFiles:
         return EPISODE not in self.paths
 
 
+REFERENCE = "reference"  # the PyTorch model shipped with the package (hsnet.reference_model)
+
+
 def resolve_model_files(path: str | os.PathLike) -> ModelFiles:
-    """The backend and graph files for ``path``; UserError if missing or of unknown type."""
+    """The backend and graph files for ``path``; UserError if missing or of unknown type.
+
+    ``"reference"`` (when no such file exists) is the shipped PyTorch reference model.
+    """
+    if str(path) == REFERENCE and not Path(path).exists():
+        return ModelFiles("torch", {EPISODE: REFERENCE})
     path = Path(path)
     if not path.exists():
         raise UserError(f"model not found: {path}")

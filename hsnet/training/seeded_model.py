@@ -34,3 +34,14 @@ def build_model(backbone: str = "resnet50", seed: int = 0, backbone_weights: Opt
     for p in model.backbone.parameters():
         p.requires_grad_(False)
     return model.train()
+
+
+def backbone_fingerprint(model) -> str:
+    """SHA-256 of the frozen backbone's tensors (names, shapes, bytes), in state_dict order."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name, tensor in model.backbone.state_dict().items():
+        digest.update(f"{name}{tuple(tensor.shape)}{tensor.dtype}".encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()

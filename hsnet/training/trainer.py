@@ -41,6 +41,7 @@ from .episode_sources import DataConfig, TrainingData
 from .episodes import collate_episodes, training_target
 from .feature_cache import (PairSampler, bytes_per_image, build_feature_store, pool_images,
                             store_logits)
+from .seeded_model import backbone_fingerprint
 from .train_state import load_state, rng_state_from_tensors, rng_state_to_tensors, save_state
 
 BEST = "best_model.pt"
@@ -360,17 +361,6 @@ class Trainer:
         except ImportError:
             raise UserError("--tensorboard needs the tensorboard package (pip install tensorboard)") from None
         self._tb = SummaryWriter(str(self.out / "tensorboard"), purge_step=self.step or None)
-
-
-def backbone_fingerprint(model) -> str:
-    """SHA-256 of the frozen backbone's tensors (names, shapes, bytes), in state_dict order."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    for name, tensor in model.backbone.state_dict().items():
-        digest.update(f"{name}{tuple(tensor.shape)}{tensor.dtype}".encode())
-        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    return digest.hexdigest()
 
 
 def _accumulate(acc: MIoUAccumulator, logits: torch.Tensor, labels: torch.Tensor, classes: torch.Tensor) -> None:
