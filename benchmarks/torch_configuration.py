@@ -34,7 +34,7 @@ from .configurations import (
     preprocess_support,
 )
 from .staged_forward import NETWORK, POST, PRE, StageObserver, staged_episode, staged_official, staged_query
-from .synthetic_episode import Episode
+from ..hsnet.data.episode import Episode
 
 
 class TorchConfiguration(Configuration):
@@ -165,7 +165,7 @@ class TorchConfiguration(Configuration):
 
         start = time.perf_counter()
         shot_logits = logits[0].float().cpu().numpy()  # (K, 2, S, S)
-        mask = postprocess(shot_logits, episode.query.shape[:2])
+        mask = postprocess(shot_logits, episode.query_image.shape[:2])
         seconds[POST] = time.perf_counter() - start
         return EpisodeOutput(mask, shot_logits, seconds)
 

@@ -195,7 +195,7 @@ def test_fp16_configuration_runs_under_autocast(random_hsnet):
     cfg = TorchConfiguration("torch-fp16", "fp16", random_hsnet("resnet50"), torch.device("cpu"), 2, 96, "random", COST_EPISODE, "fp16")
     episode = make_episodes(2)[0]
     out = cfg.run(episode, staged=True)
-    assert out.mask.shape == episode.query.shape[:2] and set(np.unique(out.mask)) <= {0, 1}
+    assert out.mask.shape == episode.query_image.shape[:2] and set(np.unique(out.mask)) <= {0, 1}
     assert out.logits.shape == (2, 2, 96, 96) and np.isfinite(out.logits).all()
 
 
