@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..runtime.preprocess import preprocess_image, preprocess_mask
 from ..hsnet.data.episode import Episode
 
 EPISODE_MODE = "episode"
@@ -48,17 +47,6 @@ class EpisodeOutput:
     mask: np.ndarray  # (h, w) uint8 at the query's original size
     logits: np.ndarray  # (K, 2, S, S) float32 at the network size
     seconds: dict = field(default_factory=dict)  # stage -> seconds
-
-
-def preprocess_support(episode: Episode, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """-> support images (1, K, 3, S, S), masks (1, K, S, S), float32."""
-    images = np.stack([preprocess_image(img, size) for img in episode.support_images])[None]
-    masks = np.stack([preprocess_mask(m, size) for m in episode.support_masks])[None]
-    return images, masks
-
-
-def preprocess_query(episode: Episode, size: int) -> np.ndarray:
-    return preprocess_image(episode.query_image, size)[None]  # (1, 3, S, S)
 
 
 class Configuration(abc.ABC):
