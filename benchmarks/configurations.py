@@ -12,7 +12,7 @@ part differs:
                     model.forward_with_support
     onnxruntime-episode / onnxruntime-cached
                     the exported episode graph / the split graphs (support encoder run
-                    once, query graph per query), through the runtime's OnnxRuntimeRunner
+                    once, query graph per query), through the runtime's Segmenter (Segmenter.load)
     CUDA only:      torch FP16 (autocast; mask resize and L2 norms kept FP32) and CUDA
                     graphs (torch.cuda.CUDAGraph of the static-shape network), for both
                     the batched episode and the cached-support query

@@ -70,4 +70,4 @@ class OnnxRuntimeConfiguration(Configuration):
         providers = next(iter(self.segmenter.runners.values())).providers
         return "onnxruntime " + ",".join(p.replace("ExecutionProvider", "") for p in providers)
 
-    # The segmenter (and its runners) is shared by the cases of every K; the session closes it.
+    # The segmenter (and its runners) is shared by the cases of every K; bench_models.open_onnx has the run's ExitStack close it.
