@@ -3,12 +3,16 @@
     from hsnet_deploy.benchmarks import BenchSettings, run_benchmark
     report = run_benchmark(BenchSettings(models=["torch"], shots=(1, 5)))
 
-Pieces (one idea per module): ``bench_session`` (the run), ``configurations`` (ways of
-running an episode), ``staged_forward`` + ``stage_timers`` (per-stage timing),
-``cost_formulas`` + ``cost_counter`` (FLOPs / elements moved), ``dense_conv4d`` +
-``table5`` (dense vs center-pivot kernels), ``roofline`` (edge ESTIMATES),
-``latency_stats``, ``peak_memory``, ``synthetic_episode``, ``report_table``,
-``stage_chart``, ``command`` (``hsnet-deploy bench``).
+Pieces (one idea per module): ``bench_session`` (the run, thin), ``bench_settings``
+(its options), ``model_arguments`` + ``bench_models`` (the models, opened through the
+runtime), ``bench_cases`` (configurations x K), ``interleaved_timing`` (the measuring
+loop), ``bench_report`` (the report dict), ``configurations`` +
+``torch_configuration`` + ``onnxruntime_configuration`` (ways of running an episode),
+``staged_forward`` + ``stage_timers`` (per-stage timing), ``cost_formulas`` +
+``cost_counter`` + ``path_costs`` (FLOPs / elements moved), ``dense_conv4d`` + ``table5``
+(dense vs center-pivot kernels), ``roofline`` (edge ESTIMATES), ``latency_stats``,
+``peak_memory``, ``synthetic_episode``, ``report_table``, ``stage_chart``, ``command``
+(``hsnet-deploy bench``).
 
 Importing this package is cheap: torch loads when a benchmark runs.
 """

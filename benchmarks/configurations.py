@@ -12,7 +12,7 @@ part differs:
                     model.forward_with_support
     onnxruntime-episode / onnxruntime-cached
                     the exported episode graph / the split graphs (support encoder run
-                    once, query graph per query), through the runtime's OnnxRuntimeRunner
+                    once, query graph per query), through the runtime's Segmenter (Segmenter.load)
     CUDA only:      torch FP16 (autocast; mask resize and L2 norms kept FP32) and CUDA
                     graphs (torch.cuda.CUDAGraph of the static-shape network), for both
                     the batched episode and the cached-support query
@@ -33,8 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..runtime.preprocess import preprocess_image, preprocess_mask
-from .synthetic_episode import Episode
+from ..hsnet.data.episode import Episode
 
 EPISODE_MODE = "episode"
 CACHED_MODE = "cached-support"
@@ -48,17 +47,6 @@ class EpisodeOutput:
     mask: np.ndarray  # (h, w) uint8 at the query's original size
     logits: np.ndarray  # (K, 2, S, S) float32 at the network size
     seconds: dict = field(default_factory=dict)  # stage -> seconds
-
-
-def preprocess_support(episode: Episode, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """-> support images (1, K, 3, S, S), masks (1, K, S, S), float32."""
-    images = np.stack([preprocess_image(img, size) for img in episode.supports])[None]
-    masks = np.stack([preprocess_mask(m, size) for m in episode.masks])[None]
-    return images, masks
-
-
-def preprocess_query(episode: Episode, size: int) -> np.ndarray:
-    return preprocess_image(episode.query, size)[None]  # (1, 3, S, S)
 
 
 class Configuration(abc.ABC):

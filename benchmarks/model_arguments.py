@@ -7,7 +7,9 @@
     NAME.support.onnx / NAME.query.onnx
                             the split pair only (cached-support configurations)
 
-Anything else is a one-line UserError naming the argument.
+Which files a path stands for is the runtime's rule (``runtime.model_files``, naming from
+the graph contract); the bench only adds its keywords and accepts ``.pt``/``.onnx``
+alone. Anything else is a one-line UserError naming the argument.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ from pathlib import Path
 from typing import Optional
 
 from ..errors import UserError
-from ..runtime.model_files import SPLIT_TAGS, split_partners
+from ..runtime.graph_contract import EPISODE, QUERY, SUPPORT_ENCODER, split_tag_of
+from ..runtime.model_files import resolve_model_files
 
 RANDOM_KEYWORDS = ("torch", "random")
+BENCH_SUFFIXES = (".pt", ".pth", ".onnx")
 
 
 @dataclass(frozen=True)
@@ -49,16 +53,13 @@ def parse_model_argument(text: str) -> ModelArgument:
         )
     if not path.is_file():
         raise UserError(f"model is not a file: {text}")
-    if suffix in (".pt", ".pth"):
-        return ModelArgument(text, "torch", checkpoint=path)
-    if suffix != ".onnx":
+    if suffix not in BENCH_SUFFIXES:  # the runtime also opens .engine files; the bench does not
         raise UserError(f"cannot benchmark {text}: expected a .pt/.pth checkpoint or an .onnx file, got '{path.suffix or path.name}'")
-    support, query = split_partners(path)
-    split = (support, query) if support.is_file() and query.is_file() else None
-    tagged = any(path.name[: -len(path.suffix)].endswith(tag) for tag in SPLIT_TAGS)
-    if tagged:
-        if split is None:
-            missing = support if not support.is_file() else query
-            raise UserError(f"{text} is one half of a split export; its partner {missing} is missing")
+    files = resolve_model_files(path)  # UserError when one half of a split pair is missing
+    if files.backend == "torch":
+        return ModelArgument(text, "torch", checkpoint=files.paths[EPISODE])
+    split = (files.paths[SUPPORT_ENCODER], files.paths[QUERY]) if files.is_split else None
+    if split_tag_of(path) is not None:  # NAME.support.onnx / NAME.query.onnx: the pair only
         return ModelArgument(text, "onnx", split_graphs=split)
-    return ModelArgument(text, "onnx", episode_graph=path, split_graphs=split)
+    episode = files.episode_beside if files.is_split else files.paths[EPISODE]
+    return ModelArgument(text, "onnx", episode_graph=episode, split_graphs=split)

@@ -18,7 +18,7 @@ import numpy as np
 from ..runtime.postprocess import postprocess
 from .configurations import CACHED_MODE, COST_EPISODE, COST_QUERY, EPISODE_MODE, Configuration, EpisodeOutput
 from .staged_forward import NETWORK, POST, PRE
-from .synthetic_episode import Episode
+from ..hsnet.data.episode import Episode
 
 
 class OnnxRuntimeConfiguration(Configuration):
@@ -42,7 +42,7 @@ class OnnxRuntimeConfiguration(Configuration):
             return
         for _ in range(max(1, repeats)):
             start = time.perf_counter()
-            support = self.segmenter.prepare_support(list(episode.supports), list(episode.masks))
+            support = self.segmenter.prepare_support(episode.support_images, episode.support_masks)
             self.support_encode_seconds.append(time.perf_counter() - start)
         self._support = support
 
@@ -50,8 +50,8 @@ class OnnxRuntimeConfiguration(Configuration):
         seg = self.segmenter
         seconds: dict[str, float] = {}
         start = time.perf_counter()
-        query, original_size = seg.prepare_query(episode.query)  # (1, 3, S, S), (h, w)
-        support = self._support if self.mode == CACHED_MODE else seg.prepare_support(list(episode.supports), list(episode.masks))
+        query, original_size = seg.prepare_query(episode.query_image)  # (1, 3, S, S), (h, w)
+        support = self._support if self.mode == CACHED_MODE else seg.prepare_support(episode.support_images, episode.support_masks)
         seconds[PRE] = time.perf_counter() - start
 
         start = time.perf_counter()
@@ -70,4 +70,4 @@ class OnnxRuntimeConfiguration(Configuration):
         providers = next(iter(self.segmenter.runners.values())).providers
         return "onnxruntime " + ",".join(p.replace("ExecutionProvider", "") for p in providers)
 
-    # The segmenter (and its runners) is shared by the cases of every K; the session closes it.
+    # The segmenter (and its runners) is shared by the cases of every K; bench_models.open_onnx has the run's ExitStack close it.

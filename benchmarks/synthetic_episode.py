@@ -6,27 +6,22 @@ ragged blob masks, as a user would pass them. A benchmark cycles through a few q
 against one fixed support set per K (the cached-support configurations need the
 support set to stay put; the others re-process it every episode, as the official code
 does).
+
+The episodes are the toolkit's one :class:`~hsnet_deploy.hsnet.data.episode.Episode`
+(class 0, named ``synthetic/...``); ``query_mask`` is a blob of the query's own, drawn
+from a second generator so the images and support masks stay those of the one stream
+(latency never reads it, it only makes every episode a valid, scorable one).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
+
+from ..hsnet.data.episode import Episode
 
 ORIGINAL_SIZE = (375, 500)  # (h, w) of a typical PASCAL VOC photo
 QUERY_POOL = 4  # distinct query images cycled through
-
-
-@dataclass(frozen=True)
-class Episode:
-    query: np.ndarray  # (h, w, 3) uint8
-    supports: tuple  # K x (h, w, 3) uint8
-    masks: tuple  # K x (h, w) uint8 in {0, 1}
-
-    @property
-    def shots(self) -> int:
-        return len(self.supports)
+SYNTHETIC_CLASS = 0
 
 
 def _image(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
@@ -48,8 +43,21 @@ def _blob_mask(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
 
 
 def make_episodes(shots: int, seed: int = 0, size: tuple[int, int] = ORIGINAL_SIZE, queries: int = QUERY_POOL) -> list[Episode]:
-    """``queries`` episodes sharing one support set of ``shots`` images."""
+    """``queries`` episodes sharing one support set of ``shots`` images (the same arrays)."""
     rng = np.random.default_rng([seed, shots])
-    supports = tuple(_image(rng, size) for _ in range(shots))
-    masks = tuple(_blob_mask(rng, size) for _ in range(shots))
-    return [Episode(_image(rng, size), supports, masks) for _ in range(queries)]
+    query_mask_rng = np.random.default_rng([seed, shots, 1])  # apart: ``rng`` draws as it always did
+    supports = [_image(rng, size) for _ in range(shots)]
+    masks = [_blob_mask(rng, size) for _ in range(shots)]
+    support_names = [f"synthetic/support_{k}" for k in range(shots)]
+    return [
+        Episode(
+            query_image=_image(rng, size),
+            query_mask=_blob_mask(query_mask_rng, size),
+            support_images=list(supports),
+            support_masks=list(masks),
+            class_id=SYNTHETIC_CLASS,
+            query_name=f"synthetic/query_{q}",
+            support_names=list(support_names),
+        )
+        for q in range(queries)
+    ]

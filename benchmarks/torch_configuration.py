@@ -6,9 +6,11 @@ The network part of an episode is one of three paths (see :mod:`staged_forward`)
     episode    model(query, supports, masks): query once, K supports as one batch
     query      model.forward_with_support(query, *cached): support set encoded once
 
-FP16 is ``torch.autocast(float16)``; the model keeps its support-mask resize in FP32 with
-device-resident matrices itself (``hsnet.mask_resize``), and autocast runs norms and
-GroupNorm in FP32.
+FP16 is the runtime's ``autocast`` (``runtime.torch_runner``: ``torch.autocast(float16)``,
+the context every PyTorch runner uses); the model keeps its support-mask resize in FP32
+with device-resident matrices itself (``hsnet.mask_resize``), and autocast runs norms and
+GroupNorm in FP32. Pre-processing is the runtime's too (``preprocess_image``,
+``preprocess_support``), so every configuration feeds the network the same numbers.
 A CUDA graph records the network once on static input buffers (after a warm-up on a
 side stream, as CUDA-graph capture requires) and ``run`` replays it; the host parts
 (pre/post-processing, copies into the static buffers) stay outside the graph.
@@ -16,13 +18,15 @@ side stream, as CUDA-graph capture requires) and ``run`` replays it; the host pa
 
 from __future__ import annotations
 
-import contextlib
 import time
 from typing import Callable, Optional
 
 import numpy as np
 
+from ..hsnet.data.episode import Episode
 from ..runtime.postprocess import postprocess
+from ..runtime.preprocess import preprocess_image, preprocess_support
+from ..runtime.torch_runner import autocast
 from .configurations import (
     CACHED_MODE,
     COST_OFFICIAL,
@@ -30,11 +34,8 @@ from .configurations import (
     EPISODE_MODE,
     Configuration,
     EpisodeOutput,
-    preprocess_query,
-    preprocess_support,
 )
 from .staged_forward import NETWORK, POST, PRE, StageObserver, staged_episode, staged_official, staged_query
-from .synthetic_episode import Episode
 
 
 class TorchConfiguration(Configuration):
@@ -65,14 +66,6 @@ class TorchConfiguration(Configuration):
         if self.device.type == "cuda":
             self._torch.cuda.synchronize(self.device)
 
-    def _numerics(self):
-        """The context the network runs in: autocast for FP16."""
-        stack = contextlib.ExitStack()
-        if self.precision == "fp16":
-            # cache off: required for CUDA-graph capture, harmless otherwise
-            stack.enter_context(self._torch.autocast(self.device.type, dtype=self._torch.float16, cache_enabled=False))
-        return stack
-
     def _to_device(self, array: np.ndarray):
         return self._torch.from_numpy(array).to(self.device)
 
@@ -94,10 +87,11 @@ class TorchConfiguration(Configuration):
         return lambda q, s, m: model(q, s, m)
 
     def _host_inputs(self, episode: Episode) -> tuple:
-        query = preprocess_query(episode, self.img_size)
+        """(query (1, 3, S, S),) or (query, supports (1, K, 3, S, S), masks (1, K, S, S)), float32."""
+        query = preprocess_image(episode.query_image, self.img_size)[None]
         if self.cost_path == COST_QUERY:
             return (query,)
-        return (query,) + preprocess_support(episode, self.img_size)
+        return (query,) + preprocess_support(episode.support_images, episode.support_masks, self.img_size)
 
     # ---- lifecycle -------------------------------------------------------------------
     def prepare(self, episode: Episode, repeats: int = 3) -> None:
@@ -105,8 +99,8 @@ class TorchConfiguration(Configuration):
         if self.cost_path == COST_QUERY:
             for _ in range(max(1, repeats)):
                 start = time.perf_counter()  # pre-processing + encoding, as the runtime's set_support
-                images, masks = preprocess_support(episode, self.img_size)
-                with torch.inference_mode(), self._numerics():
+                images, masks = preprocess_support(episode.support_images, episode.support_masks, self.img_size)
+                with torch.inference_mode(), autocast(self.device, self.precision):
                     feats = self.model.encode_support(self._to_device(images), self._to_device(masks))
                 self._sync()
                 self.support_encode_seconds.append(time.perf_counter() - start)
@@ -121,12 +115,12 @@ class TorchConfiguration(Configuration):
         network = self._network(None)
         side = torch.cuda.Stream(self.device)
         side.wait_stream(torch.cuda.current_stream(self.device))
-        with torch.no_grad(), self._numerics(), torch.cuda.stream(side):
+        with torch.no_grad(), autocast(self.device, self.precision), torch.cuda.stream(side):
             for _ in range(3):  # warm-up on a side stream: allocator, cuDNN plans, resize matrices
                 network(*static)
         torch.cuda.current_stream(self.device).wait_stream(side)
         graph = torch.cuda.CUDAGraph()
-        with torch.no_grad(), self._numerics(), torch.cuda.graph(graph):
+        with torch.no_grad(), autocast(self.device, self.precision), torch.cuda.graph(graph):
             self._static_output = network(*static)
         self._graph, self._static_inputs = graph, static
 
@@ -154,18 +148,18 @@ class TorchConfiguration(Configuration):
             from .stage_timers import network_stage_timer
 
             timer = network_stage_timer(self.device)
-            with torch.inference_mode(), self._numerics():
+            with torch.inference_mode(), autocast(self.device, self.precision):
                 logits = self._network(timer)(*inputs)
             seconds.update(timer.collect())
         else:
-            with torch.inference_mode(), self._numerics():
+            with torch.inference_mode(), autocast(self.device, self.precision):
                 logits = self._network(None)(*inputs)
             self._sync()
             seconds[NETWORK] = time.perf_counter() - start
 
         start = time.perf_counter()
         shot_logits = logits[0].float().cpu().numpy()  # (K, 2, S, S)
-        mask = postprocess(shot_logits, episode.query.shape[:2])
+        mask = postprocess(shot_logits, episode.query_image.shape[:2])
         seconds[POST] = time.perf_counter() - start
         return EpisodeOutput(mask, shot_logits, seconds)
 

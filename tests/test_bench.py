@@ -185,18 +185,38 @@ def test_wrong_file_type_and_broken_split(tmp_path, capsys):
 # -------------------------------------------------------------- FP16 path on the CPU
 
 
-def test_fp16_configuration_runs_under_autocast(random_hsnet):
+def test_fp16_configuration_runs_under_autocast(random_hsnet, monkeypatch):
     """The CUDA FP16 configuration's code path, exercised with CPU autocast (the model keeps
-    its mask resize in FP32 itself: tests/test_model.py)."""
+    its mask resize in FP32 itself: tests/test_model.py): it enters the runtime's autocast
+    for fp16 and its logits are the FP32 configuration's up to FP16 rounding, on the same
+    episode and the same (staged) path."""
+    from hsnet_deploy.benchmarks import torch_configuration
     from hsnet_deploy.benchmarks.configurations import COST_EPISODE
-    from hsnet_deploy.benchmarks.torch_configuration import TorchConfiguration
     from hsnet_deploy.benchmarks.synthetic_episode import make_episodes
 
-    cfg = TorchConfiguration("torch-fp16", "fp16", random_hsnet("resnet50"), torch.device("cpu"), 2, 96, "random", COST_EPISODE, "fp16")
+    entered = []
+    runtime_autocast = torch_configuration.autocast
+
+    def recording_autocast(device, precision):
+        context = runtime_autocast(device, precision)
+        entered.append((precision, type(context).__name__))
+        return context
+
+    monkeypatch.setattr(torch_configuration, "autocast", recording_autocast)
+    model, cpu = random_hsnet("resnet50"), torch.device("cpu")
     episode = make_episodes(2)[0]
-    out = cfg.run(episode, staged=True)
-    assert out.mask.shape == episode.query.shape[:2] and set(np.unique(out.mask)) <= {0, 1}
-    assert out.logits.shape == (2, 2, 96, 96) and np.isfinite(out.logits).all()
+    outputs = {}
+    for precision in ("fp32", "fp16"):
+        cfg = torch_configuration.TorchConfiguration(f"torch-{precision}", precision, model, cpu, 2, 96, "random", COST_EPISODE, precision)
+        outputs[precision] = cfg.run(episode, staged=True)
+    assert ("fp16", "autocast") in entered and ("fp32", "autocast") not in entered
+    fp32, fp16 = outputs["fp32"], outputs["fp16"]
+    assert fp16.mask.shape == episode.query_image.shape[:2] and set(np.unique(fp16.mask)) <= {0, 1}
+    assert fp16.logits.shape == fp32.logits.shape == (2, 2, 96, 96) and fp16.logits.dtype == np.float32
+    assert np.isfinite(fp16.logits).all()
+    diff = float(np.max(np.abs(fp16.logits - fp32.logits)))
+    assert 0.0 < diff < 0.05, diff  # FP16 really ran (not bit-equal), and only rounding apart
+    assert np.mean(fp16.mask == fp32.mask) > 0.99
 
 
 def test_model_arguments_name_the_graphs_to_run(tmp_path):

@@ -197,6 +197,37 @@ def test_eval_onnx_scores_like_the_pt_and_refuses_other_k(small_checkpoint, tmp_
     assert err.count("\n") == 1 and "exported for 1-shot episodes but --nshot is 2" in err
 
 
+def test_eval_threads_reach_onnxruntime_and_pytorch(small_checkpoint, tmp_path, monkeypatch):
+    """--threads N: the onnxruntime session is built with intra_op_num_threads == N; for a
+    .pt, PyTorch runs with N threads (as before the option went through RuntimeOptions)."""
+    import torch
+
+    onnxruntime = pytest.importorskip("onnxruntime")
+    export = pytest.importorskip("hsnet_deploy.export")
+
+    model, path = small_checkpoint
+    graph = export.export_onnx(model, tmp_path / "k1.onnx", img_size=64, shots=1)
+    real_session = onnxruntime.InferenceSession
+    intra_op_threads = []
+
+    def recording_session(*args, **kwargs):
+        intra_op_threads.append(kwargs["sess_options"].intra_op_num_threads)
+        return real_session(*args, **kwargs)
+
+    monkeypatch.setattr(onnxruntime, "InferenceSession", recording_session)
+    common = ["--benchmark", "synthetic", "--episodes", "1", "--synthetic-size", "48", "--device", "cpu",
+              "--threads", "1", "--quiet"]
+    torch_threads = torch.get_num_threads()
+    try:
+        assert main(["eval", str(graph), *common]) == 0
+        assert intra_op_threads == [1]
+        assert torch.get_num_threads() == torch_threads  # an ONNX model leaves PyTorch alone
+        assert main(["eval", str(path), "--img-size", "64", *common]) == 0
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(torch_threads)
+
+
 def test_eval_folder_benchmark_original_size(small_checkpoint, tmp_path):
     from hsnet_deploy.hsnet.data.synthetic import SyntheticFewShot
 

@@ -47,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="episode sampling seed (default 0, the official protocol)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="where to run (default auto)")
     parser.add_argument("--threads", type=int, metavar="N",
-                        help="PyTorch CPU threads for .pt models (default: PyTorch's choice; 1 is faster on a busy machine)")
+                        help="CPU threads of PyTorch (.pt) and onnxruntime (.onnx) (default: theirs; 1 is faster on a busy machine)")
     parser.add_argument("--json", metavar="FILE", help="write the numbers, configuration, model metadata and timing as JSON")
     parser.add_argument("--grid", metavar="PNG", help="write a picture of the first episodes (supports, truth, prediction)")
     parser.add_argument("--grid-episodes", type=int, default=4, metavar="N", help="episodes in the --grid picture (default 4)")
@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     from ... import __version__
     from ...atomic_file import write_text_atomic
     from ...errors import UserError
-    from ...runtime import Segmenter
+    from ...runtime import RuntimeOptions, Segmenter
     from .evaluate import SegmenterPredictor, evaluate
 
     if args.grid_episodes < 1:
@@ -98,14 +98,12 @@ def run(args: argparse.Namespace) -> int:
         if out and not Path(out).resolve().parent.is_dir():
             raise UserError(f"output folder does not exist: {Path(out).parent}")
     dataset = open_benchmark(args)
-    if args.threads is not None:
-        if args.threads < 1:
-            raise UserError(f"--threads must be at least 1, got {args.threads}")
-        if Path(args.model).suffix.lower() in (".pt", ".pth"):
-            from ..training.command import set_threads
-
-            set_threads(args.threads)
-    with Segmenter.load(args.model, device=args.device, img_size=args.img_size, backbone=args.backbone) as seg:
+    if args.threads is not None and args.threads < 1:
+        raise UserError(f"--threads must be at least 1, got {args.threads}")
+    # threads reach every backend through the runtime's loaders: onnxruntime's intra-op
+    # threads; for a .pt the loader calls torch.set_num_threads before loading the model
+    options = RuntimeOptions(device=args.device, threads=args.threads, img_size=args.img_size, backbone=args.backbone)
+    with Segmenter.load(args.model, options=options) as seg:
         if seg.shots is not None and seg.shots != args.nshot:
             raise UserError(f"the model was exported for {seg.shots}-shot episodes but --nshot is {args.nshot}; "
                             f"export it with dynamic or {args.nshot} shots")

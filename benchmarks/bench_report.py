@@ -1,0 +1,207 @@
+"""The report of a run: one dict, what ``--json`` writes and ``report_table`` prints.
+
+    {schema, environment, settings,
+     results   one per case: latency stats, ratio to the baseline of its K, stages,
+               support encoding, memory, parameters, FLOPs / elements per stage,
+               agreement with the baseline's reference episode
+     skipped, notes, table5, roofline (ESTIMATES, never measured)}
+
+Per case, with t the timed episode latencies and b the baseline's median at the same K:
+
+    latency_ratio_to_baseline = median(t) / b        speedup_vs_baseline = b / median(t)
+    stages_ms[stage]          = median over the staged episodes (the timed ones when the
+                                backend cannot be cut: one "network" stage)
+    agreement                 = mean(mask == baseline mask), max |logits - baseline logits|
+                                on episode 0 (network-size logits (K, 2, S, S))
+"""
+
+from __future__ import annotations
+
+import datetime
+import platform
+import sys
+
+import numpy as np
+
+from .. import __version__
+from .bench_cases import Case
+from .bench_settings import BenchSettings
+from .configurations import CACHED_MODE, COST_EPISODE, COST_OFFICIAL, COST_QUERY
+from .cost_formulas import Cost
+from .latency_stats import summarize
+from .roofline import PRECISIONS, TARGETS, estimate_episode
+from .staged_forward import NETWORK_STAGES, STAGES, SUPPORT_BACKBONE
+from .synthetic_episode import ORIGINAL_SIZE, QUERY_POOL
+
+SCHEMA = "hsnet_deploy.bench/1"
+MEMORY_NOTE = (
+    "peak during one warm episode (the last warm-up), and during the case's first episode; "
+    "memory an allocator keeps from earlier episodes (onnxruntime's CPU arena) is reused without "
+    "raising the RSS, so for onnxruntime the first-run figure is the better measure; on CUDA the "
+    "figures are PyTorch's peak allocated tensors, which no cache hides"
+)
+
+
+def case_report(case: Case, baseline: dict, costs: dict) -> dict:
+    """One entry of ``results``; ``baseline``: {median_ms, reference} of the same K, or None."""
+    cfg = case.config
+    stats = summarize(case.latencies)
+    network = summarize(case.network)
+    if case.staged_stages:
+        samples, stage_source = case.staged_stages, f"staged pass ({len(case.staged_stages)} episodes, network stages timed one by one)"
+    else:
+        samples, stage_source = case.timed_stages, f"timed episodes ({len(case.timed_stages)}; the network is one stage)"
+    stage_names = [st for st in STAGES if any(st in sample for sample in samples)]
+    stages_ms = {st: float(np.median([sample.get(st, 0.0) for sample in samples]) * 1e3) for st in stage_names}
+
+    cost = costs[(cfg.cost_path, case.shots)]
+    per_stage = cost["stages"]
+    flops = {st: per_stage[st].flops for st in NETWORK_STAGES if st in per_stage}
+    elements = {st: per_stage[st].elements for st in NETWORK_STAGES if st in per_stage}
+    support_cost = None
+    if cfg.mode == CACHED_MODE:
+        support_cost = costs[(COST_EPISODE, case.shots)]["stages"].get(SUPPORT_BACKBONE, Cost())
+
+    params = dict(cfg.parameters())
+    if cfg.backend == "torch":
+        params["used_in_forward"] = cost["used_parameters"]
+
+    agreement = None
+    if baseline is not None and case.reference is not None:
+        ref = baseline["reference"]
+        agreement = {
+            "mask_pixels_equal": float(np.mean(case.reference.mask == ref.mask)),
+            "logits_max_abs_diff": float(np.max(np.abs(case.reference.logits - ref.logits))),
+        }
+    report = {
+        "key": cfg.key,
+        "label": cfg.label,
+        "is_baseline": case.is_baseline,
+        "backend": cfg.backend,
+        "mode": cfg.mode,
+        "precision": cfg.precision,
+        "cuda_graph": bool(getattr(cfg, "cuda_graph", False)),
+        "shots": case.shots,
+        "model": cfg.source,
+        "device": cfg.device_description(),
+        "latency_ms": stats.as_dict(),
+        "network_latency_ms": network.as_dict(),
+        "fps": stats.fps,
+        "latency_ratio_to_baseline": None,
+        "speedup_vs_baseline": None,
+        "stages_ms": stages_ms,
+        "stages_source": stage_source,
+        "support_encoding_ms": float(np.median(cfg.support_encode_seconds) * 1e3) if cfg.support_encode_seconds else None,
+        "memory": {**case.memory, "first_run": case.first_run_memory, "note": MEMORY_NOTE},
+        "parameters": params,
+        "flops_per_stage": flops,
+        "flops_total": sum(flops.values()),
+        "gflops_total": sum(flops.values()) / 1e9,
+        "elements_moved_per_stage": elements,
+        "elements_moved_total": sum(elements.values()),
+        "support_encoding_flops": None if support_cost is None else support_cost.flops,
+        "agreement_with_baseline": agreement,
+        "notes": list(cfg.notes),
+    }
+    if baseline is not None:
+        base_median = baseline["median_ms"]
+        report["latency_ratio_to_baseline"] = stats.median_ms / base_median
+        report["speedup_vs_baseline"] = base_median / stats.median_ms if stats.median_ms > 0 else None
+    return report
+
+
+def roofline_section(cases: list[Case], costs: dict) -> dict:
+    """Roofline ESTIMATES for every (path, K) the cases ran, on every target and precision."""
+    estimates = []
+    paths = sorted({(c.config.cost_path, c.shots) for c in cases})
+    for path, k in paths:
+        stages = {st: c for st, c in costs[(path, k)]["stages"].items() if st in NETWORK_STAGES}
+        for target in TARGETS:
+            for precision in PRECISIONS:
+                est = estimate_episode(stages, target, precision)
+                est.update(path=path, shots=k)
+                estimates.append(est)
+    return {
+        "label": "ROOFLINE ESTIMATES (not measured): max(FLOPs / peak compute, bytes / peak bandwidth) per network stage, summed; a lower bound",
+        "paths": {COST_OFFICIAL: "official K x 1-shot", COST_EPISODE: "batched K-shot episode", COST_QUERY: "cached-support query"},
+        "targets": [t.as_dict() for t in TARGETS],
+        "estimates": estimates,
+    }
+
+
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def environment(device, threads) -> dict:
+    """Versions, CPU/GPU, thread counts and TF32 flags of this run (``device``: torch.device)."""
+    import torch
+
+    env = {
+        "hsnet_deploy": __version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "cpu": cpu_name(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "onnxruntime_threads": threads or "default (one per physical core)",
+        "device": str(device),
+        "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+        # PyTorch's defaults: FP32 convolutions may run as TF32 on NVIDIA GPUs since Ampere
+        "cudnn_allow_tf32": bool(torch.backends.cudnn.allow_tf32),
+        "matmul_allow_tf32": bool(torch.backends.cuda.matmul.allow_tf32),
+        "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+    try:
+        import onnxruntime
+
+        env["onnxruntime"] = onnxruntime.__version__
+    except ImportError:
+        env["onnxruntime"] = None
+    return env
+
+
+def settings_section(s: BenchSettings, backbone: str, img_size: int, device) -> dict:
+    return {
+        "models": list(s.models),
+        "backbone": backbone,
+        "img_size": img_size,
+        "shots": list(s.shots),
+        "mode": s.mode,
+        "iters": s.iters,
+        "warmup": s.warmup,
+        "stage_iters": s.stage_iters,
+        "device": str(device),
+        "original_image_size_hw": list(ORIGINAL_SIZE),
+        "queries_cycled": QUERY_POOL,
+        "seed": s.seed,
+        "threads": s.threads,
+        "episode_definition": "uint8 images and masks at the original size -> pre-processing -> network -> logits resized to the query's size -> K-shot vote",
+        "flop_convention": "FLOPs = 2 x multiply-accumulates of convolutions, linear layers and correlation matmuls",
+    }
+
+
+def build_report(s: BenchSettings, models, cases: list[Case], costs: dict, skipped: list, notes: list, table5) -> dict:
+    """The whole report; ``models``: the run's BenchModels (device, backbone, img_size)."""
+    baselines = {}
+    for case in cases:
+        if case.is_baseline:
+            baselines[case.shots] = {"median_ms": summarize(case.latencies).median_ms, "reference": case.reference}
+    results = [case_report(case, baselines.get(case.shots), costs) for case in cases]
+    return {
+        "schema": SCHEMA,
+        "environment": environment(models.device, s.threads),
+        "settings": settings_section(s, models.backbone, models.img_size, models.device),
+        "results": results,
+        "skipped": skipped,
+        "notes": notes,
+        "table5": table5,
+        "roofline": roofline_section(cases, costs),
+    }
