@@ -1,6 +1,7 @@
 """What each MODEL argument of ``hsnet-deploy bench`` stands for.
 
     torch | random          this toolkit's PyTorch HSNet with seeded random weights
+    reference               the reference model shipped in the package (hsnet.reference_model)
     NAME.pt / NAME.pth      a PyTorch checkpoint (official best_model.pt or ours)
     NAME.onnx               an exported episode graph; when NAME.support.onnx and
                             NAME.query.onnx lie beside it, the split pair too
@@ -20,7 +21,7 @@ from typing import Optional
 
 from ..errors import UserError
 from ..runtime.graph_contract import EPISODE, QUERY, SUPPORT_ENCODER, split_tag_of
-from ..runtime.model_files import resolve_model_files
+from ..runtime.model_files import REFERENCE, resolve_model_files
 
 RANDOM_KEYWORDS = ("torch", "random")
 BENCH_SUFFIXES = (".pt", ".pth", ".onnx")
@@ -44,12 +45,14 @@ class ModelArgument:
 def parse_model_argument(text: str) -> ModelArgument:
     if text.lower() in RANDOM_KEYWORDS:
         return ModelArgument(text, "torch")
+    if text == REFERENCE and not Path(text).exists():  # the shipped reference model
+        return ModelArgument(text, "torch", checkpoint=Path(REFERENCE))
     path = Path(text)
     suffix = path.suffix.lower()
     if not path.exists():
         raise UserError(
-            f"model not found: {text} (give a .pt checkpoint, an .onnx file, or "
-            f"'{RANDOM_KEYWORDS[0]}' for a random-weight PyTorch model)"
+            f"model not found: {text} (give a .pt checkpoint, an .onnx file, '{REFERENCE}' for the "
+            f"shipped reference model, or '{RANDOM_KEYWORDS[0]}' for a random-weight PyTorch model)"
         )
     if not path.is_file():
         raise UserError(f"model is not a file: {text}")
