@@ -16,6 +16,7 @@ import pytest
 
 from hsnet_deploy.hsnet.data import CocoDataset
 from hsnet_deploy.hsnet.data.coco import coco_fold_classes
+from test_data_benchmarks import naive_coco_plan
 
 TEST_CLASSES = {
     0: [0, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 44, 48, 52, 56, 60, 64, 68, 72, 76],
@@ -67,21 +68,9 @@ def coco_all_folds(tmp_path):
     return tmp_path / "data", tmp_path / "splits", classwise
 
 
-def naive_plan(classwise, class_list, shot, seed, n):
-    """The official sampling, written out: seeded numpy, class by np.random.choice over
-    the list in order, query and supports by np.random.choice over the class's images."""
-    rng = np.random.RandomState(seed)
-    plan = []
-    for _ in range(n):
-        c = int(rng.choice(class_list, 1, replace=False)[0])
-        query = str(rng.choice(classwise[c], 1, replace=False)[0])
-        supports = []
-        while len(supports) < shot:
-            s = str(rng.choice(classwise[c], 1, replace=False)[0])
-            if s != query:
-                supports.append(s)
-        plan.append((query, tuple(supports), c))
-    return plan
+# The official sampling written out (seeded numpy; class by np.random.choice over the list
+# in order; query and supports by np.random.choice over the class's images).
+naive_plan = naive_coco_plan
 
 
 @pytest.mark.parametrize("fold", [0, 1, 2, 3])

@@ -97,23 +97,18 @@ def test_runtime_numpy_vote_threshold(cases):
             assert np.array_equal(got, m), f"got {got.tolist()}, want {m.tolist()} for votes {(z[:, 1] > z[:, 0]).sum(0).tolist()}"
 
 
-def test_torch_vote_threshold(cases):
+@pytest.mark.parametrize("module, function, dtype", [
+    ("hsnet_deploy.hsnet.kshot_vote", "kshot_vote", "int64"),  # the model's vote
+    ("hsnet_deploy.export.mask_vote", "vote_mask", "uint8"),  # the vote traced into the graphs
+])
+def test_torch_votes_threshold(cases, module, function, dtype):
     torch = pytest.importorskip("torch")
-    from hsnet_deploy.hsnet.kshot_vote import kshot_vote
+    import importlib
 
+    vote = getattr(importlib.import_module(module), function)
     for logits, want in cases:
-        got = kshot_vote(torch.from_numpy(logits))
-        assert got.dtype == torch.int64
-        assert np.array_equal(got.numpy(), want), f"got {got.tolist()}, want {want.tolist()}"
-
-
-def test_in_graph_vote_threshold(cases):
-    torch = pytest.importorskip("torch")
-    from hsnet_deploy.export.mask_vote import vote_mask
-
-    for logits, want in cases:
-        got = vote_mask(torch.from_numpy(logits))
-        assert got.dtype == torch.uint8
+        got = vote(torch.from_numpy(logits))
+        assert got.dtype == getattr(torch, dtype)
         assert np.array_equal(got.numpy(), want), f"got {got.tolist()}, want {want.tolist()}"
 
 
