@@ -9,17 +9,19 @@ latency p50/p90, the stream's mIoU, torch-vs-ONNX mask agreement and a PNG grid.
 from __future__ import annotations
 
 import argparse
+import textwrap
 from pathlib import Path
 
 from .demo_settings import DEFAULT_GRID_ROWS, DEFAULT_QUERIES, DEFAULT_THREADS, FALLBACK_IMG_SIZE
+from .reference_model import WARNING
 
 HELP = "the deployment path in about a minute: shipped model -> ONNX -> torch-free runtime on synthetic queries"
 
-_WHAT = (
-    "What the default model is: the reference HSNet shipped in the package, HSNet-ResNet50 on a RANDOM frozen "
-    "backbone whose learner was trained on the synthetic dataset's shapes. It segments those synthetic shapes "
-    "(the demo runs it on held-out classes); it is NOT a model for real photographs. Real images need an "
-    "official HSNet checkpoint (best_model.pt, with --checkpoint FILE on the other commands)."
+_WHAT = textwrap.fill(
+    f"What the default model is: {WARNING}. It ships in the package; its learner was trained on the synthetic "
+    "dataset's training classes, and the demo runs it on held-out ones. Real images need an official HSNet "
+    "checkpoint (best_model.pt): --checkpoint FILE.",
+    width=100,
 )
 
 DESCRIPTION = f"""\

@@ -162,6 +162,8 @@ def test_library_refuses_checkpoint_with_random_weights():
 def test_help_says_what_the_model_is(capsys):
     with pytest.raises(SystemExit):
         main(["demo", "--help"])
+    from hsnet_deploy.hsnet.reference_model import WARNING
+
     text = " ".join(capsys.readouterr().out.split())
-    assert "trained on the synthetic dataset's shapes" in text and "NOT a model for real photographs" in text
-    assert "official HSNet checkpoint" in text and "--random-weights" in text
+    assert WARNING in text and "not for real photographs" in text
+    assert "official HSNet checkpoint (best_model.pt)" in text and "--random-weights" in text
