@@ -1,104 +1,88 @@
-"""``hsnet-deploy demo``: one 1-shot episode end to end, on an episode the tool generates.
+"""``hsnet-deploy demo``: the deployment path in about a minute (a thin layer over
+:func:`hsnet_deploy.hsnet.demo_pipeline.run_demo`).
 
-Builds an HSNet (random weights unless a checkpoint is given), draws a synthetic episode
-of a held-out class, runs it through the runtime's one inference path (``Segmenter`` over
-the PyTorch model: support set encoded, query graph, shared pre/post-processing), prints
-shapes, timing and parameter counts, and writes an overlay PNG (support with its mask |
-query with the prediction | query with the ground truth).
+The shipped reference model -> ONNX export of the split graphs -> a stream of held-out
+synthetic queries against one cached support set through the torch-free runtime ->
+latency p50/p90, the stream's mIoU, torch-vs-ONNX mask agreement and a PNG grid.
 """
 
 from __future__ import annotations
 
 import argparse
+import textwrap
+from pathlib import Path
 
-HELP = "run one synthetic few-shot episode end to end and write an overlay PNG"
+from .demo_settings import DEFAULT_GRID_ROWS, DEFAULT_QUERIES, DEFAULT_THREADS, FALLBACK_IMG_SIZE
+from .reference_model import WARNING
+
+HELP = "the deployment path in about a minute: shipped model -> ONNX -> torch-free runtime on synthetic queries"
+
+_WHAT = textwrap.fill(
+    f"What the default model is: {WARNING}. It ships in the package; its learner was trained on the synthetic "
+    "dataset's training classes, and the demo runs it on held-out ones. Real images need an official HSNet "
+    "checkpoint (best_model.pt): --checkpoint FILE.",
+    width=100,
+)
+
+DESCRIPTION = f"""\
+{HELP}.
+
+  1. load the model (torch): --checkpoint reference (default), a checkpoint FILE, or --random-weights
+  2. export the split ONNX graphs (NAME.onnx, NAME.support.onnx, NAME.query.onnx; fixed K, dynamic batch)
+     into --export-dir, or into a temporary folder removed afterwards
+  3. open them in onnxruntime on the CPU (the runtime is torch-free), encode one support set once
+     (held-out synthetic episode 0) and run --queries queries of its class one at a time through segment()
+  4. run the same stream through the torch model for the torch-vs-ONNX mask agreement
+  5. report latency p50/p90 (first query = warm-up, shown alone), queries/s, the stream's mIoU / FB-IoU,
+     the agreement, and write a PNG grid of the first {DEFAULT_GRID_ROWS} queries (and --json)
+
+{_WHAT}
+"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--backbone", default="resnet50", choices=["vgg16", "resnet50", "resnet101"])
-    parser.add_argument("--checkpoint", help="HSNet checkpoint (official best_model.pt or one trained here)")
-    parser.add_argument("--backbone-weights", help="torchvision backbone weight file (for learner-only checkpoints)")
-    parser.add_argument("--img-size", type=int, default=400, help="network input side (default 400, the paper's)")
-    parser.add_argument("--shots", type=int, default=1, help="support images K (default 1)")
-    parser.add_argument("--seed", type=int, default=0, help="which synthetic episode (default 0)")
-    parser.add_argument("--iters", type=int, default=3, help="timed repetitions after one warm-up (default 3)")
-    parser.add_argument("-o", "--output", default="demo_overlay.png", help="overlay PNG (default demo_overlay.png)")
+    parser.description = DESCRIPTION
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    weights = parser.add_mutually_exclusive_group()
+    weights.add_argument("--checkpoint", metavar="reference|FILE",
+                         help="the model to deploy (default: reference, the model shipped in the package)")
+    weights.add_argument("--random-weights", action="store_true",
+                         help="untrained random weights (seed --seed) instead: the masks and mIoU mean nothing, "
+                              "and the output says RANDOM")
+    parser.add_argument("--img-size", type=int, metavar="N",
+                        help="network input side (default: the reference model's training size from its record; "
+                             f"{FALLBACK_IMG_SIZE} for a checkpoint file or random weights)")
+    parser.add_argument("--shots", type=int, default=1, metavar="K", help="support images K (default 1)")
+    parser.add_argument("--queries", type=int, default=DEFAULT_QUERIES, metavar="N",
+                        help=f"queries in the stream, the first one a warm-up (default {DEFAULT_QUERIES}, at least 2)")
+    parser.add_argument("--export-dir", type=Path, metavar="DIR",
+                        help="keep the exported graphs in DIR (created if missing; "
+                             "default: a temporary folder, removed afterwards)")
+    parser.add_argument("--seed", type=int, default=0, metavar="S",
+                        help="which synthetic episodes (and the random weights' seed) (default 0)")
+    parser.add_argument("--threads", type=int, default=DEFAULT_THREADS, metavar="N",
+                        help=f"CPU threads for torch and onnxruntime (default {DEFAULT_THREADS}: two threads on a busy "
+                             "2-core machine are much slower; on an idle one 2 is somewhat faster)")
+    parser.add_argument("-o", "--output", type=Path, default=Path("demo_grid.png"), metavar="PNG",
+                        help="the episode grid (default demo_grid.png)")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="also write the results as JSON")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
-def _panel(episode, pred, overlay):
-    """Support(s) with masks | query with prediction | query with ground truth, side by side."""
-    import numpy as np
-    from PIL import Image
+def settings_from_args(args: argparse.Namespace):
+    from .demo_settings import DemoSettings
 
-    tiles = [overlay(img, m, colour=(255, 210, 0)) for img, m in zip(episode.support_images, episode.support_masks)]
-    tiles.append(overlay(episode.query_image, pred, colour=(255, 40, 40)))
-    tiles.append(overlay(episode.query_image, (episode.query_mask == 1).astype(np.uint8), colour=(40, 220, 60)))
-    height = max(t.height for t in tiles)
-    canvas = Image.new("RGB", (sum(t.width for t in tiles) + 8 * (len(tiles) - 1), height), (255, 255, 255))
-    x = 0
-    for tile in tiles:
-        canvas.paste(tile, (x, 0))
-        x += tile.width + 8
-    return canvas
+    return DemoSettings(
+        checkpoint=args.checkpoint, random_weights=args.random_weights, img_size=args.img_size,
+        shots=args.shots, queries=args.queries, export_dir=args.export_dir, seed=args.seed,
+        threads=args.threads, grid=args.output, json=args.json,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    import statistics
-    import time
+    from .demo_pipeline import run_demo
+    from .demo_result import report_lines
 
-    import torch
-
-    from ..atomic_file import atomic_path
-    from ..errors import UserError
-    from ..runtime import RuntimeOptions, Segmenter, overlay, postprocess
-    from ..runtime.graph_contract import SUPPORT_FEATURES
-    from .checkpoint import load_hsnet
-    from .data.synthetic import SyntheticFewShot
-    from .image_size import check_image_size
-
-    if args.shots < 1 or args.iters < 1:
-        raise UserError("--shots and --iters must be at least 1")
-    check_image_size(args.img_size, args.img_size, args.backbone)
-
-    t0 = time.perf_counter()
-    model = load_hsnet(args.backbone, args.checkpoint, args.backbone_weights)
-    build_s = time.perf_counter() - t0
-    episode = SyntheticFewShot(seed=args.seed, split="test", img_size=args.img_size, shot=args.shots).episode(0)
-
-    size = args.img_size
-    options = RuntimeOptions(device="cpu", img_size=size)
-    times = []
-    with Segmenter.from_models({"query": model}, "torch", options) as segmenter:
-        for _ in range(args.iters + 1):  # one episode: support encoding + query graph
-            t = time.perf_counter()
-            support = segmenter.prepare_support(episode.support_images, episode.support_masks)
-            query, original_size = segmenter.prepare_query(episode.query_image)  # (1, 3, S, S)
-            logits = segmenter.network_logits(query, support)  # (1, K, 2, S, S)
-            times.append(time.perf_counter() - t)
-    pred = postprocess(logits[0], original_size)  # (h, w) uint8
-    pyramid = [support.features[name] for name in SUPPORT_FEATURES]
-
-    gt = episode.query_mask == 1
-    inter, union = int((gt & (pred == 1)).sum()), int((gt | (pred == 1)).sum())
-    counts = model.learnable_parameter_counts()
-    total = sum(p.numel() for p in model.parameters())
-
-    weights = f"checkpoint {args.checkpoint}" if args.checkpoint else "RANDOM weights (no --checkpoint: the mask is not meaningful)"
-    print(f"HSNet-{args.backbone}, {weights}; built in {build_s:.2f} s")
-    print(f"episode: synthetic test class {episode.class_id} ({episode.query_name}), K={args.shots}, network input {size}x{size}")
-    print(f"  query_img      {tuple(query.shape)}")
-    print(f"  support_imgs   {tuple(support.images.shape)}")
-    print(f"  support_masks  {tuple(support.masks.shape)}")
-    for name, level in zip(("C3 support feats", "C2 support feats", "C1 support feats"), pyramid):
-        print(f"  {name} {tuple(level.shape)}   (B, K, layers, channels, h, w)")
-    print(f"  logits         {tuple(logits.shape)}")
-    print(f"  mask           {pred.shape} (query's original size), foreground {pred.mean() * 100:.1f} %, IoU vs truth {inter / max(union, 1):.3f}")
-    print(f"time per {args.shots}-shot episode (CPU threads: {torch.get_num_threads()}): first {times[0] * 1000:.0f} ms, "
-          f"median of {args.iters} {statistics.median(times[1:]) * 1000:.0f} ms")
-    print("learnable parameters (learner): " + ", ".join(f"{k} {v:,}" for k, v in counts.items() if k != "total"))
-    print(f"  total learnable {counts['total']:,}; with the frozen backbone {total:,}")
-
-    with atomic_path(args.output) as tmp:
-        _panel(episode, pred, overlay).save(tmp, format="PNG")
-    print(f"wrote {args.output} (support+mask | query+prediction | query+truth)")
+    result = run_demo(settings_from_args(args), progress=not args.quiet)
+    print("\n".join(report_lines(result)))
     return 0

@@ -1,0 +1,111 @@
+"""What ``hsnet-deploy demo`` is asked to do, checked before any work starts.
+
+Every bad input is one UserError line, raised here, before a model is loaded or a file
+written (the command exits 2 and leaves nothing behind). Defaults that depend on the
+model are filled in by :func:`resolve_settings`:
+
+    img_size   the reference model's training size (its record's ``img_size``) for the
+               reference, :data:`FALLBACK_IMG_SIZE` for a checkpoint file or random weights
+    checkpoint "reference" unless ``random_weights``
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from ..errors import UserError
+
+FALLBACK_IMG_SIZE = 200  # when no record says which size the model was trained at
+DEFAULT_QUERIES = 24
+DEFAULT_GRID_ROWS = 4
+MIN_QUERIES = 2  # one warm-up query + at least one timed query
+MAX_SHOTS = 10
+# One thread each for torch and onnxruntime: on a 2-core machine that anything else uses, two
+# OpenMP threads spin against each other (measured here: the demo's torch pass 2-9 s a query
+# with 2 threads against ~1 s with 1, the export 59 s against 38 s); on an idle machine
+# --threads 2 is somewhat faster.
+DEFAULT_THREADS = 1
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    """The demo's options (the CLI's, one to one); ``None`` = the default described above."""
+
+    checkpoint: Optional[str] = None  # "reference" | a checkpoint file | None (= reference)
+    random_weights: bool = False
+    img_size: Optional[int] = None
+    shots: int = 1
+    queries: int = DEFAULT_QUERIES
+    export_dir: Optional[Path] = None  # None: a temporary folder, removed afterwards
+    seed: int = 0  # synthetic episodes, and the random weights with random_weights
+    threads: Optional[int] = DEFAULT_THREADS  # CPU threads for torch and onnxruntime; None: theirs
+    grid: Path = Path("demo_grid.png")
+    json: Optional[Path] = None
+    grid_rows: int = DEFAULT_GRID_ROWS
+
+    @property
+    def uses_reference(self) -> bool:
+        from .reference_model import is_reference
+
+        return not self.random_weights and is_reference(self.checkpoint)
+
+
+def _check_positive(value, what: str, minimum: int = 1) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise UserError(f"{what} must be an integer of at least {minimum}, got {value!r}")
+
+
+def _check_output_file(path: Path, what: str) -> None:
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise UserError(f"{what}: output folder does not exist: {folder}")
+    if path.is_dir():
+        raise UserError(f"{what}: {path} is a folder, not a file")
+
+
+def default_img_size(settings: DemoSettings) -> int:
+    """The reference model's training size, read from its record; else the fallback."""
+    if settings.uses_reference:
+        from .reference_model import read_info
+
+        return int(read_info()["img_size"])
+    return FALLBACK_IMG_SIZE
+
+
+def resolve_settings(settings: DemoSettings) -> DemoSettings:
+    """``settings`` checked, with the model-dependent defaults filled in (UserError if bad)."""
+    from .image_size import check_image_size
+    from .reference_model import NAME, is_reference
+
+    if settings.random_weights and settings.checkpoint is not None:
+        raise UserError("--checkpoint and --random-weights exclude each other")
+    checkpoint = None if settings.random_weights else (settings.checkpoint or NAME)
+    if checkpoint is not None and not is_reference(checkpoint) and not Path(checkpoint).is_file():
+        raise UserError(f"checkpoint file not found: {checkpoint} (or use --checkpoint reference)")
+    settings = dataclasses.replace(settings, checkpoint=checkpoint)
+
+    _check_positive(settings.queries, "--queries", MIN_QUERIES)
+    _check_positive(settings.shots, "--shots")
+    if settings.shots > MAX_SHOTS:
+        raise UserError(f"--shots must be at most {MAX_SHOTS} for the demo, got {settings.shots}")
+    if settings.threads is not None:
+        _check_positive(settings.threads, "--threads")
+    _check_positive(settings.grid_rows, "grid rows")
+    if not isinstance(settings.seed, int) or settings.seed < 0:
+        raise UserError(f"--seed must be a non-negative integer, got {settings.seed!r}")
+
+    size = settings.img_size if settings.img_size is not None else default_img_size(settings)
+    _check_positive(size, "--img-size", 32)
+    if checkpoint is None or is_reference(checkpoint):  # both resnet50; a file's backbone is known once read
+        check_image_size(size, size, "resnet50")
+
+    _check_output_file(Path(settings.grid), "-o/--output")
+    if settings.json is not None:
+        _check_output_file(Path(settings.json), "--json")
+    export_dir = Path(settings.export_dir) if settings.export_dir is not None else None
+    if export_dir is not None and export_dir.exists() and not export_dir.is_dir():
+        raise UserError(f"--export-dir {settings.export_dir} exists and is not a folder")
+    return dataclasses.replace(settings, img_size=size)
