@@ -1,9 +1,9 @@
 """The demo's picture: one row per query, the evaluation's episode layout.
 
 Each row is :func:`evaluation.episode_grid.render_episode_grid` of the query with the
-stream's cached support set: support(s) with their mask (blue) | query with the ground
-truth (green) | query with the deployed (onnxruntime) prediction (red, caption: its
-IoU), under a title line. Written as one PNG, atomically.
+stream's cached support set: support(s) with their mask (blue) | query with the deployed
+(onnxruntime) prediction (red, caption: its IoU) | query with the ground truth (green),
+under a title line. Written as one PNG, atomically.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def render_demo_grid(stream: DemoStream, masks: Sequence[np.ndarray], rows: int,
     pictures = []
     for i in range(min(rows, len(stream.queries))):
         title = f"query {i + 1}/{len(stream.queries)}  class {stream.class_name}  {label}"
-        pictures.append(render_episode_grid(stream.as_episode(i), masks[i], tile=tile, title=title))
+        pictures.append(render_episode_grid(stream.as_episode(i), masks[i], tile=tile, title=title, prediction_first=True))
     sheet = Image.new("RGB", (max(p.width for p in pictures), sum(p.height for p in pictures)), (0, 0, 0))
     y = 0
     for picture in pictures:

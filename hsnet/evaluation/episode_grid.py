@@ -57,24 +57,27 @@ def _tile(image: np.ndarray, caption: str, tile: int, font) -> Image.Image:
 
 
 def render_episode_grid(episode: Episode, pred: Optional[np.ndarray] = None,
-                        tile: int = 192, title: Optional[str] = None) -> Image.Image:
+                        tile: int = 192, title: Optional[str] = None,
+                        prediction_first: bool = False) -> Image.Image:
     """The episode picture as a PIL RGB image.
 
     ``pred``: the (H, W) {0, 1} prediction at the query's original size, or None (then
     the last tile is left out). ``title``: optional line above the row.
+    ``prediction_first``: the prediction tile before the ground truth's (the demo's order).
     """
     font = ImageFont.load_default()
     tiles: List[Image.Image] = []
     for k, (img, mask) in enumerate(zip(episode.support_images, episode.support_masks)):
         tiles.append(_tile(overlay(img, mask == 1, SUPPORT_RGB), f"support {k + 1}", tile, font))
     gt = episode.query_mask
-    tiles.append(_tile(overlay(episode.query_image, gt == 1, TRUTH_RGB, gt == IGNORE_LABEL),
-                       "query: ground truth", tile, font))
+    query_tiles = [_tile(overlay(episode.query_image, gt == 1, TRUTH_RGB, gt == IGNORE_LABEL),
+                         "query: ground truth", tile, font)]
     if pred is not None:
         pred = np.asarray(pred)
         iou = foreground_iou(pred, gt)
-        tiles.append(_tile(overlay(episode.query_image, pred == 1, PRED_RGB),
-                           f"prediction IoU {100 * iou:.1f}", tile, font))
+        predicted = _tile(overlay(episode.query_image, pred == 1, PRED_RGB), f"prediction IoU {100 * iou:.1f}", tile, font)
+        query_tiles.insert(0 if prediction_first else 1, predicted)
+    tiles.extend(query_tiles)
     head = _CAPTION_H if title else 0
     grid = Image.new("RGB", (len(tiles) * (tile + 4) + 4, tile + _CAPTION_H + 8 + head),
                      (0, 0, 0))
