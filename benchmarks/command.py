@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "models", nargs="*", metavar="MODEL",
         help="a .pt checkpoint, an .onnx file (split graphs beside it are used for cached-support), "
-        "or 'torch' for a random-weight model; none: a random-weight model and its ONNX export",
+        "'reference' for the shipped reference model, or 'torch' for a random-weight model; none: a random-weight model and its ONNX export",
     )
     parser.add_argument("--backbone", help="vgg16 | resnet50 | resnet101 (default: from the models, else resnet50)")
     parser.add_argument("--img-size", type=int, help="network input size S (default: the ONNX graph's, else 400)")
