@@ -12,6 +12,11 @@ value. Repeated until nothing changes, then nodes no output needs are dropped.
 by wiring their readers to the source (never copying a weight). Graph outputs are never
 turned into constants.
 
+``QuantizeLinear`` / ``DequantizeLinear`` are never folded, even on constant inputs: an
+INT8 graph stores its weights as ``DequantizeLinear(int8 W, scale, zero_point)``, and
+TensorRT needs that explicit Q/DQ to know which weights to run in INT8 (folded, the
+weight would be a float initializer again, and the layer would run in float).
+
 Shapes come from one shape inference (:class:`~.onnx_graph.Inferred`, given by the
 pipeline or computed here): folding replaces a tensor by an initializer of the same
 value, so every shape it holds stays true while the passes run.
@@ -26,10 +31,11 @@ import onnx
 from onnx import helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
 
-from .onnx_graph import Inferred, constant_node_value, remove_dead_nodes, rename_uses
+from .onnx_graph import QDQ_OPS, Inferred, constant_node_value, remove_dead_nodes, rename_uses
 
-# Folding one of these would copy a (possibly large) value without saving any work at run time.
-_NEVER_FOLDED = frozenset({"Identity"})
+# Folding one of these would copy a (possibly large) value without saving any work at run
+# time; Q/DQ must stay explicit (see the module docstring).
+_NEVER_FOLDED = frozenset({"Identity"}) | QDQ_OPS
 
 
 def remove_identities(graph: onnx.GraphProto) -> int:
