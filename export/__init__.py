@@ -22,8 +22,8 @@ _LAZY = {
     "ExportCheckFailed": "onnx_export",
     "ExportOptions": "export_options",
     "check_onnx": "onnx_check",
-    "Report": "onnx_check",
-    "CheckResult": "onnx_check",
+    "Report": "check_report",
+    "CheckResult": "check_report",
 }
 
 __all__ = sorted(_LAZY)
