@@ -15,7 +15,9 @@ turned into constants.
 ``QuantizeLinear`` / ``DequantizeLinear`` are never folded, even on constant inputs: an
 INT8 graph stores its weights as ``DequantizeLinear(int8 W, scale, zero_point)``, and
 TensorRT needs that explicit Q/DQ to know which weights to run in INT8 (folded, the
-weight would be a float initializer again, and the layer would run in float).
+weight would be a float initializer again, and the layer would run in float). Nor is a
+Cast of an FP16 constant to float (FP16-stored weights of an FP32 island,
+:func:`~.onnx_graph.is_weight_upcast`): the check accepts both as written.
 
 Shapes come from one shape inference (:class:`~.onnx_graph.Inferred`, given by the
 pipeline or computed here): folding replaces a tensor by an initializer of the same
@@ -31,7 +33,7 @@ import onnx
 from onnx import helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
 
-from .onnx_graph import QDQ_OPS, Inferred, constant_node_value, remove_dead_nodes, rename_uses
+from .onnx_graph import QDQ_OPS, Inferred, constant_node_value, is_weight_upcast, remove_dead_nodes, rename_uses
 
 # Folding one of these would copy a (possibly large) value without saving any work at run
 # time; Q/DQ must stay explicit (see the module docstring).
@@ -116,6 +118,8 @@ def fold_constants(model: onnx.ModelProto, inferred: Optional[Inferred] = None) 
         for node in graph.node:
             result = None
             if node.domain or any(o in outputs for o in node.output) or node.op_type in _NEVER_FOLDED:
+                pass
+            elif is_weight_upcast(node, inferred.types):
                 pass
             elif node.op_type == "Constant":
                 result = [constant_node_value(node)]

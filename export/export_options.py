@@ -42,7 +42,7 @@ from ..runtime.graph_contract import (
 
 MIN_OPSET, MAX_OPSET = 17, 20  # tested range; torch's tracer stops at 20, TensorRT 10 parses 9..24
 DEFAULT_OPSET = 17
-IMPLEMENTED_PRECISIONS = ("fp32",)  # a precision stage (FP16 AutoCast, INT8 Q/DQ) adds the others
+IMPLEMENTED_PRECISIONS = (DEFAULT_PRECISION,)  # fp32; a precision stage (FP16 AutoCast, INT8 Q/DQ) adds the others
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,7 @@ from ..runtime.graph_contract import (
     metadata_problems,
 )
 from .check_report import CheckResult, Report  # noqa: F401 - Report is part of this module's API
-from .onnx_graph import QDQ_OPS, Inferred
+from .onnx_graph import QDQ_OPS, Inferred, is_weight_upcast
 from .tensorrt_ops import TENSORRT_OPSETS, TENSORRT_SOURCE, TENSORRT_SUPPORTED_OPS
 
 MAX_RANK = 8
@@ -271,24 +271,16 @@ def _check_reshape_targets(graph: onnx.GraphProto) -> str:
     return detail
 
 
-def _upcast_weight(node: onnx.NodeProto, types: dict[str, int]) -> bool:
-    """A Cast of a constant FLOAT16 tensor to FLOAT: FP16 weights stored at half size and
-    read by an FP32 island (ModelOpt AutoCast leaves these). Not leftover work: folding
-    would double the file, and TensorRT folds the cast when it builds the engine."""
-    to = next((a.i for a in node.attribute if a.name == "to"), None)
-    return node.op_type == "Cast" and to == onnx.TensorProto.FLOAT and types.get(node.input[0]) == onnx.TensorProto.FLOAT16
-
-
 def _check_folded(graph: onnx.GraphProto, shapes, types) -> str:
     """No node computes a constant, except explicit quantization (Q/DQ of constant weights:
-    TensorRT needs it as written) and FP16 weights cast up to FP32 (:func:`_upcast_weight`)."""
+    TensorRT needs it as written) and FP16 weights cast up to FP32 (:func:`is_weight_upcast`)."""
     consts = _constant_names(graph)
     foldable, kept = [], 0
     for node in graph.node:
         if node.op_type == "Constant":
             continue
         if node.input and all((not i) or i in consts for i in node.input):
-            if (node.op_type in QDQ_OPS and not node.domain) or _upcast_weight(node, types):
+            if (node.op_type in QDQ_OPS and not node.domain) or is_weight_upcast(node, types):
                 kept += 1
                 continue
             foldable.append(f"{node.op_type} {node.name or node.output[0]}")

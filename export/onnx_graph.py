@@ -25,6 +25,15 @@ UNKNOWN_DIM = "?"
 QDQ_OPS = frozenset({"QuantizeLinear", "DequantizeLinear"})
 
 
+def is_weight_upcast(node: onnx.NodeProto, types: dict[str, int]) -> bool:
+    """A Cast of a FLOAT16 tensor to FLOAT: on a constant, FP16 weights stored at half size
+    and read by an FP32 island (ModelOpt AutoCast leaves these). Kept as written: folding
+    would double the weights' size, and TensorRT folds the cast when it builds the engine."""
+    to = next((a.i for a in node.attribute if a.name == "to"), None)
+    return (node.op_type == "Cast" and not node.domain and to == onnx.TensorProto.FLOAT
+            and types.get(node.input[0]) == onnx.TensorProto.FLOAT16)
+
+
 def producers(graph: onnx.GraphProto) -> dict[str, onnx.NodeProto]:
     """tensor name -> the node that writes it."""
     return {out: node for node in graph.node for out in node.output if out}

@@ -1,5 +1,5 @@
 """Constant folding (export/constant_folding.py) on tiny hand-built graphs: it folds
-constant work, and never folds explicit quantization.
+constant work, and never folds explicit quantization nor FP16 weights cast up to float.
 
     x (1, 3, 4, 4) --Conv(W)--> y (1, 2, 4, 4)      W = DequantizeLinear(W_int8, scale, 0)
                                                      scale = Mul(half, 0.1)  (constant work)
@@ -50,3 +50,17 @@ def test_dequantize_of_constant_int8_weights_is_never_folded():
     inits = {t.name: t for t in model.graph.initializer}
     assert inits[dq.input[0]].data_type == TensorProto.INT8  # the weight is still stored as int8
     assert np.array_equal(_run(model, x), before)
+
+
+def test_fp16_weights_cast_up_for_an_fp32_island_stay_fp16():
+    """y = x * Cast(w16 -> float): the FP16-stored weight is not folded to a float copy."""
+    w16 = numpy_helper.from_array(np.linspace(-1, 1, 4, dtype=np.float16).reshape(1, 4), "w16")
+    graph = helper.make_graph(
+        [helper.make_node("Cast", ["w16"], ["w32"], to=TensorProto.FLOAT), helper.make_node("Mul", ["x", "w32"], ["y"])],
+        "island", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3, 4])], initializer=[w16],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    fold_constants(model)
+    assert [n.op_type for n in model.graph.node] == ["Cast", "Mul"]
+    assert [t.data_type for t in model.graph.initializer] == [TensorProto.FLOAT16]
