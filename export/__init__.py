@@ -1,9 +1,10 @@
 """TensorRT-ready ONNX export of HSNet, and the checks every exported graph must pass.
 
-    from hsnet_deploy.export import export_onnx, export_split, check_onnx
+    from hsnet_deploy.export import ExportOptions, export_onnx, export_split, check_onnx
 
     export_onnx(model, "hsnet.onnx", img_size=400, shots=1)            # episode graph
     export_split(model, "hsnet.onnx", shots=None, shots_range=(1, 10)) # + .support / .query
+    export_onnx(model, "hsnet.onnx", options=ExportOptions(img_size=400, shots=1))  # the same
     report = check_onnx("hsnet.onnx"); print(report.format()); assert report.ok
 
 Importing this package is cheap: torch and onnx load on first use of a function.
@@ -19,9 +20,10 @@ _LAZY = {
     "build_onnx": "onnx_export",
     "split_paths": "onnx_export",
     "ExportCheckFailed": "onnx_export",
+    "ExportOptions": "export_options",
     "check_onnx": "onnx_check",
-    "Report": "onnx_check",
-    "CheckResult": "onnx_check",
+    "Report": "check_report",
+    "CheckResult": "check_report",
 }
 
 __all__ = sorted(_LAZY)

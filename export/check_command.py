@@ -3,7 +3,7 @@
     hsnet-deploy check hsnet.onnx hsnet.support.onnx hsnet.query.onnx
 
 Prints one report per file (PASS/FAIL per check, op histogram); exits 1 if any check of
-any file fails, 2 for a missing or unreadable file.
+any file fails, 2 for a missing or unreadable file. Each file is read from disk once.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     from .onnx_check import check_onnx, load_model
 
-    for path in args.models:  # fail on a missing/unreadable file before printing any report
-        load_model(path)
+    # every file read once, all before any report: a missing/unreadable one fails first
+    models = [(path, load_model(path)) for path in args.models]
     failed = 0
-    for path in args.models:
-        report = check_onnx(path)
+    for path, model in models:
+        report = check_onnx(model, path=path)
         print(report.format())
         failed += not report.ok
     return 1 if failed else 0

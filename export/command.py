@@ -16,13 +16,14 @@ import time
 from pathlib import Path
 
 from ..errors import UserError
+from ..runtime.graph_contract import BACKBONE_NAMES, EPISODE
+from .export_options import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET
 
 HELP = "export HSNet to TensorRT-ready ONNX (episode graph; --split adds support-encoder and query graphs)"
-BACKBONE_NAMES = "vgg16, resnet50, resnet101"
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--backbone", default=None, help=f"{BACKBONE_NAMES} (default: inferred from the checkpoint, else resnet50)")
+    parser.add_argument("--backbone", default=None, help=f"{', '.join(BACKBONE_NAMES)} (default: inferred from the checkpoint, else resnet50)")
     parser.add_argument("--checkpoint", default=None, help="HSNet weights: official best_model.pt, or a plain / learner-only state_dict")
     parser.add_argument("--backbone-weights", default=None, help="torchvision ImageNet weight file for the backbone (e.g. resnet50-0676ba61.pth)")
     parser.add_argument("--random-weights", action="store_true", help="no checkpoint: export a RANDOM learner (for tests and benchmarks only)")
@@ -32,7 +33,7 @@ def add_arguments(parser) -> None:
     shots.add_argument("--shots", type=int, default=1, help="fixed number of support images K (default 1)")
     shots.add_argument("--dynamic-shots", metavar="MIN:MAX", default=None, help="make K dynamic; MIN:MAX is recorded for TensorRT profiles (e.g. 1:10)")
     parser.add_argument("--fixed-batch", action="store_true", help="batch size fixed at 1 (default: dynamic batch)")
-    parser.add_argument("--opset", type=int, default=17, help="ONNX opset, 17..20 (default 17)")
+    parser.add_argument("--opset", type=int, default=DEFAULT_OPSET, help=f"ONNX opset, {MIN_OPSET}..{MAX_OPSET} (default {DEFAULT_OPSET})")
     parser.add_argument("--split", action="store_true", help="also write NAME.support.onnx and NAME.query.onnx (cacheable support features)")
     parser.add_argument("-o", "--output", required=True, help="output file NAME.onnx")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -48,10 +49,10 @@ def parse_shots_range(text: str) -> tuple[int, int]:
 def validate_args(args) -> None:
     """Every check that needs no torch, so a bad option fails at once."""
     from ..hsnet.image_size import check_image_size
-    from .onnx_export import MAX_OPSET, MIN_OPSET, split_paths
+    from .onnx_export import split_paths
 
-    if args.backbone is not None and args.backbone not in BACKBONE_NAMES.split(", "):
-        raise UserError(f"unknown backbone {args.backbone!r}; choose one of {BACKBONE_NAMES}")
+    if args.backbone is not None and args.backbone not in BACKBONE_NAMES:
+        raise UserError(f"unknown backbone {args.backbone!r}; choose one of {', '.join(BACKBONE_NAMES)}")
     if not MIN_OPSET <= args.opset <= MAX_OPSET:
         raise UserError(f"--opset {args.opset} is not supported: use {MIN_OPSET}..{MAX_OPSET}")
     if args.dynamic_shots is None and args.shots < 1:
@@ -94,6 +95,7 @@ def load_model(args):
 
 def run(args) -> int:
     validate_args(args)
+    from .export_options import ExportOptions
     from .onnx_export import export_onnx, export_split
 
     shots_range = parse_shots_range(args.dynamic_shots) if args.dynamic_shots else None
@@ -106,14 +108,14 @@ def run(args) -> int:
         )
     start = time.perf_counter()
     model, digest = load_model(args)
-    options = dict(
-        img_size=args.img_size, shots=shots, dynamic_batch=not args.fixed_batch, opset=args.opset,
+    options = ExportOptions(
+        graph=EPISODE, img_size=args.img_size, shots=shots, dynamic_batch=not args.fixed_batch, opset=args.opset,
         checkpoint_sha256=digest, shots_range=shots_range, progress=not args.quiet,
     )
     if args.split:
-        paths = list(export_split(model, args.output, **options).values())
+        paths = list(export_split(model, args.output, options=options).values())
     else:
-        paths = [export_onnx(model, args.output, graph="episode", **options)]
+        paths = [export_onnx(model, args.output, options=options)]
     seconds = time.perf_counter() - start
     k = "dynamic " + args.dynamic_shots if shots_range else str(shots)
     print(f"exported {model.backbone_name} HSNet, {args.img_size}x{args.img_size}, shots {k}, "

@@ -11,19 +11,33 @@ value. Repeated until nothing changes, then nodes no output needs are dropped.
 ``Identity`` nodes, and ``Cast`` nodes to the type their input already has, are removed
 by wiring their readers to the source (never copying a weight). Graph outputs are never
 turned into constants.
+
+``QuantizeLinear`` / ``DequantizeLinear`` are never folded, even on constant inputs: an
+INT8 graph stores its weights as ``DequantizeLinear(int8 W, scale, zero_point)``, and
+TensorRT needs that explicit Q/DQ to know which weights to run in INT8 (folded, the
+weight would be a float initializer again, and the layer would run in float). Nor is a
+Cast of an FP16 constant to float (FP16-stored weights of an FP32 island,
+:func:`~.onnx_graph.is_weight_upcast`): the check accepts both as written.
+
+Shapes come from one shape inference (:class:`~.onnx_graph.Inferred`, given by the
+pipeline or computed here): folding replaces a tensor by an initializer of the same
+value, so every shape it holds stays true while the passes run.
 """
 
 from __future__ import annotations
+
+from typing import Optional
 
 import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
 
-from .onnx_graph import constant_node_value, infer_shapes, remove_dead_nodes, rename_uses, shape_table, tensor_elem_types
+from .onnx_graph import QDQ_OPS, Inferred, constant_node_value, is_weight_upcast, remove_dead_nodes, rename_uses
 
-# Folding one of these would copy a (possibly large) value without saving any work at run time.
-_NOT_WORTH_FOLDING = frozenset({"Identity"})
+# Folding one of these would copy a (possibly large) value without saving any work at run
+# time; Q/DQ must stay explicit (see the module docstring).
+_NEVER_FOLDED = frozenset({"Identity"}) | QDQ_OPS
 
 
 def remove_identities(graph: onnx.GraphProto) -> int:
@@ -41,10 +55,9 @@ def remove_identities(graph: onnx.GraphProto) -> int:
     return removed
 
 
-def remove_noop_casts(model: onnx.ModelProto) -> int:
-    """Bypass Casts to the type their input already has (e.g. float masks ``.to(float32)``)."""
-    graph = model.graph
-    types = tensor_elem_types(infer_shapes(model))
+def remove_noop_casts(graph: onnx.GraphProto, types: dict[str, int]) -> int:
+    """Bypass Casts to the type their input already has (e.g. float masks ``.to(float32)``);
+    ``types``: tensor -> ONNX element type, from shape inference."""
     outputs = {o.name for o in graph.output}
     kept, removed = [], 0
     for node in graph.node:
@@ -84,22 +97,29 @@ def _static_shape_value(node: onnx.NodeProto, dims) -> np.ndarray | None:
     return np.array(dims[slice(start, end)], dtype=np.int64)
 
 
-def fold_constants(model: onnx.ModelProto) -> int:
-    """Fold ``model`` in place; returns the number of nodes replaced by initializers."""
+def fold_constants(model: onnx.ModelProto, inferred: Optional[Inferred] = None) -> int:
+    """Fold ``model`` in place; returns how many nodes were removed or replaced by initializers.
+
+    inferred: a shape inference of ``model`` (or of it before earlier shape-keeping
+    passes); computed here when not given.
+    """
     graph = model.graph
-    remove_identities(graph)
-    remove_noop_casts(model)
+    if inferred is None:
+        inferred = Inferred.of(model)
+    shapes = inferred.shapes
+    bypassed = remove_identities(graph) + remove_noop_casts(graph, inferred.types)
     outputs = {o.name for o in graph.output}
     total = 0
-    while True:
-        shapes = shape_table(infer_shapes(model))
+    while True:  # one sweep folds whole chains (topological order); the next confirms
         consts = {init.name for init in graph.initializer}
         values: dict[str, np.ndarray] = {}
         kept: list[onnx.NodeProto] = []
         folded = 0
         for node in graph.node:
             result = None
-            if node.domain or any(o in outputs for o in node.output) or node.op_type in _NOT_WORTH_FOLDING:
+            if node.domain or any(o in outputs for o in node.output) or node.op_type in _NEVER_FOLDED:
+                pass
+            elif is_weight_upcast(node, inferred.types):
                 pass
             elif node.op_type == "Constant":
                 result = [constant_node_value(node)]
@@ -123,7 +143,7 @@ def fold_constants(model: onnx.ModelProto) -> int:
         remove_dead_nodes(graph)
         total += folded
         if not folded:
-            return total
+            return total + bypassed
 
 
 def _value(graph: onnx.GraphProto, name: str, cache: dict[str, np.ndarray]) -> np.ndarray:

@@ -13,19 +13,22 @@
                            graph inputs; Shape ops read graph inputs only
     reshape targets        constant, with at most one -1 (or built from the input dims B, K)
     constants folded       no node whose inputs are all constants; no Shape of a static tensor
+                           (explicit quantization, and FP16 weights cast up, are not leftovers:
+                           see :func:`_check_folded`)
     metadata               the contract's provenance keys, with valid values
-    graph i/o              contract names, element types, ranks and H = W = img_size
+    graph i/o              contract names, element types (``TENSOR_DTYPES``, whatever the
+                           precision inside), ranks and H = W = img_size
     mask resize            (episode, support encoder) the support masks are resized by MatMuls
                            with constant weights and never by a Resize (NOTES.md: parity trap)
 
 :func:`check_onnx` takes a path or an ``onnx.ModelProto``; ``Report.ok`` is the verdict and
-``Report.format()`` the text ``hsnet-deploy check`` prints, with the op histogram.
+``Report.format()`` the text ``hsnet-deploy check`` prints, with the op histogram. A file is
+read once: the checker gets the loaded model (its path only past protobuf's 2 GB limit).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional, Union
 
@@ -41,12 +44,14 @@ from ..runtime.graph_contract import (
     KEY_GRAPH,
     KEY_IMG_SIZE,
     KEY_OPSET,
-    KEY_SHOTS,
+    SUPPORT_ENCODER,
     SUPPORT_FEATURES,
+    TENSOR_DTYPES,
     TENSOR_RANKS,
     metadata_problems,
 )
-from .onnx_graph import infer_shapes, shape_table, tensor_elem_types
+from .check_report import CheckResult, Report  # noqa: F401 - Report is part of this module's API
+from .onnx_graph import QDQ_OPS, Inferred, is_weight_upcast
 from .tensorrt_ops import TENSORRT_OPSETS, TENSORRT_SOURCE, TENSORRT_SUPPORTED_OPS
 
 MAX_RANK = 8
@@ -61,52 +66,8 @@ SHAPE_INPUTS: dict[str, tuple[int, ...]] = {
     "Split": (1,), "TopK": (1,), "Range": (0, 1, 2), "OneHot": (1,), "CumSum": (1,),
     **{op: (1,) for op in _REDUCE_OPS},
 }
-ELEM_NAMES = {onnx.TensorProto.FLOAT: "float32", onnx.TensorProto.UINT8: "uint8", onnx.TensorProto.FLOAT16: "float16"}
-
-
-@dataclass
-class CheckResult:
-    name: str
-    passed: bool
-    detail: str = ""
-
-
-@dataclass
-class Report:
-    source: str
-    checks: list[CheckResult] = field(default_factory=list)
-    op_histogram: dict[str, int] = field(default_factory=dict)
-    opset: Optional[int] = None
-    metadata: dict[str, str] = field(default_factory=dict)
-    size_bytes: Optional[int] = None
-
-    @property
-    def ok(self) -> bool:
-        return all(c.passed for c in self.checks)
-
-    @property
-    def failed(self) -> list[CheckResult]:
-        return [c for c in self.checks if not c.passed]
-
-    def check(self, name: str) -> CheckResult:
-        return next(c for c in self.checks if c.name == name)
-
-    def format(self) -> str:
-        meta = self.metadata
-        head = f"{self.source}: {meta.get(KEY_GRAPH, '?')} graph, {meta.get(KEY_BACKBONE, '?')}, " \
-               f"{meta.get(KEY_IMG_SIZE, '?')}x{meta.get(KEY_IMG_SIZE, '?')}, shots {meta.get(KEY_SHOTS, '?')}, opset {self.opset}"
-        if self.size_bytes is not None:
-            head += f", {self.size_bytes / 2**20:.1f} MiB"
-        lines = [head]
-        width = max((len(c.name) for c in self.checks), default=0)
-        for c in self.checks:
-            lines.append(f"  {'PASS' if c.passed else 'FAIL'}  {c.name:<{width}}  {c.detail}")
-        total = sum(self.op_histogram.values())
-        ops = ", ".join(f"{op} {n}" for op, n in sorted(self.op_histogram.items(), key=lambda kv: (-kv[1], kv[0])))
-        lines.append(f"  ops ({total} nodes): {ops}")
-        passed = sum(c.passed for c in self.checks)
-        lines.append(f"  {'PASS' if self.ok else 'FAIL'}: {passed}/{len(self.checks)} checks passed")
-        return "\n".join(lines)
+_, SUPPORT_MASKS = GRAPH_INPUTS[SUPPORT_ENCODER]  # (support_imgs, support_masks)
+PROTOBUF_LIMIT = 2**31 - 1  # bytes: a bigger model can only be checked from its file
 
 
 def load_model(path) -> onnx.ModelProto:
@@ -119,13 +80,25 @@ def load_model(path) -> onnx.ModelProto:
         raise UserError(f"cannot read {path} as an ONNX model ({type(err).__name__}: {str(err)[:120]})") from None
 
 
-def check_onnx(model_or_path: Union[str, Path, onnx.ModelProto], source: Optional[str] = None) -> Report:
-    """Run every check on a file (or an in-memory model); never raises for a bad graph."""
+def check_onnx(
+    model_or_path: Union[str, Path, onnx.ModelProto],
+    source: Optional[str] = None,
+    *,
+    path: Union[str, Path, None] = None,
+    inferred: Optional[Inferred] = None,
+) -> Report:
+    """Run every check on a file (or an in-memory model); never raises for a bad graph.
+
+    path: the file an in-memory model was loaded from (reported, and read by the checker
+    only if the model is over 2 GB). inferred: a *strict* shape inference of exactly this
+    model (the export pipeline's), used instead of inferring again.
+    """
     if isinstance(model_or_path, onnx.ModelProto):
-        model, path = model_or_path, None
+        model = model_or_path
+        path = Path(path) if path is not None else None
     else:
         path = Path(model_or_path)
-        model = load_model(path)
+        model = load_model(path)  # the only read of the file
     report = Report(
         source=source or (str(path) if path else model.graph.name or "model"),
         op_histogram=dict(Counter(n.op_type if not n.domain else f"{n.domain}::{n.op_type}" for n in model.graph.node)),
@@ -133,8 +106,6 @@ def check_onnx(model_or_path: Union[str, Path, onnx.ModelProto], source: Optiona
         metadata={p.key: p.value for p in model.metadata_props},
         size_bytes=path.stat().st_size if path else model.ByteSize(),
     )
-
-    inferred = model
 
     def run(name: str, fn: Callable[[], str]) -> None:
         try:
@@ -145,34 +116,43 @@ def check_onnx(model_or_path: Union[str, Path, onnx.ModelProto], source: Optiona
             report.checks.append(CheckResult(name, False, f"{type(err).__name__}: {str(err).splitlines()[0][:200] if str(err) else ''}"))
 
     def checker() -> str:
-        onnx.checker.check_model(str(path) if path else model, full_check=True)
+        too_big = path is not None and model.ByteSize() > PROTOBUF_LIMIT
+        onnx.checker.check_model(str(path) if too_big else model, full_check=True)
         return "onnx.checker full_check"
 
     def strict_inference() -> str:
         nonlocal inferred
-        inferred = infer_shapes(model, strict=True)
+        if inferred is None or not inferred.strict:
+            inferred = Inferred.of(model, strict=True)
         return "strict, with data propagation"
 
     run("onnx checker", checker)
     run("shape inference", strict_inference)
-    if inferred is model:  # strict inference failed: carry on with a lenient one
+    if inferred is None:  # strict inference failed: carry on with a lenient one
         try:
-            inferred = infer_shapes(model)
+            inferred = Inferred.of(model)
         except Exception:  # noqa: BLE001
             pass
     graph = model.graph  # structure from the model, shapes and types from inference
-    shapes, types = shape_table(inferred), tensor_elem_types(inferred)
+    shapes, types = (inferred.shapes, inferred.types) if inferred else _declared_tables(model)
     run("opset", lambda: _check_opset(model, report))
     run("tensorrt ops", lambda: _check_ops(graph))
     run("no gather", lambda: _check_no_gather(graph))
     run("rank <= 8", lambda: _check_ranks(graph, shapes))
     run("static shapes", lambda: _check_static_shapes(graph))
     run("reshape targets", lambda: _check_reshape_targets(graph))
-    run("constants folded", lambda: _check_folded(graph, shapes))
+    run("constants folded", lambda: _check_folded(graph, shapes, types))
     run("metadata", lambda: _check_metadata(report.metadata))
     run("graph i/o", lambda: _check_io(graph, shapes, types, report.metadata))
     run("mask resize", lambda: _check_mask_resize(graph))
     return report
+
+
+def _declared_tables(model: onnx.ModelProto):
+    """Shapes and types as the file declares them (when no inference succeeds)."""
+    from .onnx_graph import shape_table, tensor_elem_types
+
+    return shape_table(model), tensor_elem_types(model)
 
 
 class _Fail(Exception):
@@ -291,20 +271,26 @@ def _check_reshape_targets(graph: onnx.GraphProto) -> str:
     return detail
 
 
-def _check_folded(graph: onnx.GraphProto, shapes) -> str:
+def _check_folded(graph: onnx.GraphProto, shapes, types) -> str:
+    """No node computes a constant, except explicit quantization (Q/DQ of constant weights:
+    TensorRT needs it as written) and FP16 weights cast up to FP32 (:func:`is_weight_upcast`)."""
     consts = _constant_names(graph)
-    foldable = []
+    foldable, kept = [], 0
     for node in graph.node:
         if node.op_type == "Constant":
             continue
         if node.input and all((not i) or i in consts for i in node.input):
+            if (node.op_type in QDQ_OPS and not node.domain) or is_weight_upcast(node, types):
+                kept += 1
+                continue
             foldable.append(f"{node.op_type} {node.name or node.output[0]}")
         elif node.op_type == "Shape" and all(isinstance(d, int) for d in shapes.get(node.input[0], ["?"])):
             foldable.append(f"Shape of static {node.input[0]}")
     if foldable:
         raise _Fail(f"{len(foldable)} foldable node(s): {_names(foldable, 3)}")
     n_const = sum(n.op_type == "Constant" for n in graph.node)
-    return f"{len(graph.initializer)} initializers" + (f", {n_const} Constant nodes" if n_const else "")
+    detail = f"{len(graph.initializer)} initializers" + (f", {n_const} Constant nodes" if n_const else "")
+    return detail + (f", {kept} Q/DQ or FP16-weight casts kept" if kept else "")
 
 
 def _check_metadata(meta: dict[str, str]) -> str:
@@ -323,10 +309,11 @@ def _check_io(graph: onnx.GraphProto, shapes, types, meta: dict[str, str]) -> st
         raise _Fail(f"{kind} graph needs inputs {list(GRAPH_INPUTS[kind])} -> {list(GRAPH_OUTPUTS[kind])}, has {inputs} -> {outputs}")
     size = int(meta.get(KEY_IMG_SIZE, "0") or 0)
     problems = []
-    for name in inputs + outputs:
-        want_type = onnx.TensorProto.UINT8 if name == "mask" else onnx.TensorProto.FLOAT
-        if types.get(name) != want_type:
-            problems.append(f"{name} is {ELEM_NAMES.get(types.get(name), types.get(name))}, not {ELEM_NAMES[want_type]}")
+    for name in inputs + outputs:  # the contract's I/O types, whatever the graph computes in
+        want = TENSOR_DTYPES[name]
+        got = _dtype_name(types.get(name))
+        if got != want:
+            problems.append(f"{name} is {got}, not {want}")
         dims = shapes.get(name)
         if dims is None or len(dims) != TENSOR_RANKS[name]:
             problems.append(f"{name} has rank {None if dims is None else len(dims)}, not {TENSOR_RANKS[name]}")
@@ -337,12 +324,20 @@ def _check_io(graph: onnx.GraphProto, shapes, types, meta: dict[str, str]) -> st
     return f"{kind}: {', '.join(inputs)} -> {', '.join(outputs)}"
 
 
+def _dtype_name(elem_type: Optional[int]) -> str:
+    """ONNX element type -> numpy dtype name (the contract's spelling), e.g. 1 -> 'float32'."""
+    try:
+        return onnx.helper.tensor_dtype_to_np_dtype(elem_type).name
+    except Exception:  # noqa: BLE001 - unknown or undefined (0) type
+        return str(elem_type)
+
+
 def _check_mask_resize(graph: onnx.GraphProto) -> str:
-    if "support_masks" not in {i.name for i in graph.input}:
-        return "n/a (no support_masks input)"
+    if SUPPORT_MASKS not in {i.name for i in graph.input}:
+        return f"n/a (no {SUPPORT_MASKS} input)"
     consts = _constant_names(graph)
     no_data = _shape_tensors(graph, of_inputs_only=False)  # constants and shape arithmetic
-    mask_only = {"support_masks"}  # tensors computed from the masks (and no other data) alone
+    mask_only = {SUPPORT_MASKS}  # tensors computed from the masks (and no other data) alone
     for node in graph.node:
         ins = [i for i in node.input if i]
         if node.op_type not in ("Shape", "Size") and any(i in mask_only for i in ins) and all(i in mask_only or i in no_data for i in ins):

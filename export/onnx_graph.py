@@ -11,6 +11,7 @@ A *constant* is an initializer or the output of a ``Constant`` node. A *dimensio
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Iterable, Optional, Union
 
 import numpy as np
@@ -19,6 +20,18 @@ from onnx import numpy_helper
 
 Dim = Union[int, str]
 UNKNOWN_DIM = "?"
+# Explicit quantization: on constant inputs it is how an INT8 graph stores its weights, and
+# TensorRT must see it as written, so no pass folds it and no check calls it foldable.
+QDQ_OPS = frozenset({"QuantizeLinear", "DequantizeLinear"})
+
+
+def is_weight_upcast(node: onnx.NodeProto, types: dict[str, int]) -> bool:
+    """A Cast of a FLOAT16 tensor to FLOAT: on a constant, FP16 weights stored at half size
+    and read by an FP32 island (ModelOpt AutoCast leaves these). Kept as written: folding
+    would double the weights' size, and TensorRT folds the cast when it builds the engine."""
+    to = next((a.i for a in node.attribute if a.name == "to"), None)
+    return (node.op_type == "Cast" and not node.domain and to == onnx.TensorProto.FLOAT
+            and types.get(node.input[0]) == onnx.TensorProto.FLOAT16)
 
 
 def producers(graph: onnx.GraphProto) -> dict[str, onnx.NodeProto]:
@@ -198,6 +211,21 @@ def infer_shapes(model: onnx.ModelProto, strict: bool = False) -> onnx.ModelProt
         elif init.name not in declared:
             graph.input.append(onnx.helper.make_tensor_value_info(init.name, init.data_type, list(init.dims)))
     return onnx.shape_inference.infer_shapes(skeleton, check_type=strict, strict_mode=strict, data_prop=True)
+
+
+@dataclass(frozen=True)
+class Inferred:
+    """One shape-inference result: the skeleton :func:`infer_shapes` returned, and its tables."""
+
+    model: onnx.ModelProto  # value_info holds the inferred types; no weights
+    shapes: dict[str, list[Dim]]  # :func:`shape_table`
+    types: dict[str, int]  # :func:`tensor_elem_types`
+    strict: bool
+
+    @classmethod
+    def of(cls, model: onnx.ModelProto, strict: bool = False) -> "Inferred":
+        skeleton = infer_shapes(model, strict=strict)
+        return cls(skeleton, shape_table(skeleton), tensor_elem_types(skeleton), strict)
 
 
 def downstream(graph: onnx.GraphProto, sources: Iterable[str]) -> set[str]:

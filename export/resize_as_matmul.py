@@ -19,10 +19,12 @@ else is left alone (and the checks then report the leftover shape computation).
 
 from __future__ import annotations
 
+from typing import Optional
+
 import onnx
 from onnx import helper
 
-from .onnx_graph import add_initializer, infer_shapes, shape_table, unique_name
+from .onnx_graph import Inferred, add_initializer, unique_name
 
 
 def _attr(node: onnx.NodeProto, name: str, default: str) -> str:
@@ -46,12 +48,16 @@ def _same_leading_dims(in_dims, out_dims) -> bool:
     return n_in == n_out or (not isinstance(n_in, int) and not isinstance(n_out, int))
 
 
-def resizes_as_matmul(model: onnx.ModelProto) -> int:
-    """Rewrite every static bilinear align_corners Resize of ``model`` in place; returns how many."""
+def resizes_as_matmul(model: onnx.ModelProto, inferred: Optional[Inferred] = None) -> int:
+    """Rewrite every static bilinear align_corners Resize of ``model`` in place; returns how many.
+
+    inferred: a shape inference of ``model`` (or of it before shape-keeping passes);
+    computed here when not given.
+    """
     from ..hsnet.mask_resize import linear_resize_matrix  # torch: export side only
 
     graph = model.graph
-    shapes = shape_table(infer_shapes(model))
+    shapes = (inferred or Inferred.of(model)).shapes
     nodes: list[onnx.NodeProto] = []
     weights: dict[tuple, str] = {}  # (axis, in, out) -> initializer, shared by same-size resizes
     rewritten = 0

@@ -30,7 +30,7 @@ import numpy as np
 import onnx
 from onnx import helper
 
-from .onnx_graph import UNKNOWN_DIM, Dim, add_initializer, constant_values, infer_shapes, rename_uses, shape_table, tensor_dims, unique_name
+from .onnx_graph import UNKNOWN_DIM, Dim, Inferred, add_initializer, constant_values, rename_uses, tensor_dims, unique_name
 
 # A planned target: constant ints, or (graph input, start, end) slices of its shape.
 Piece = Union[list[int], tuple[str, int, int]]
@@ -124,10 +124,14 @@ def _same_target(current, planned) -> bool:
     return current is not None and isinstance(planned, list) and current.tolist() == planned
 
 
-def make_reshapes_static(model: onnx.ModelProto) -> int:
-    """Rewrite every computed Reshape target of ``model`` (in place); returns how many."""
+def make_reshapes_static(model: onnx.ModelProto, inferred: Optional[Inferred] = None) -> int:
+    """Rewrite every computed Reshape target of ``model`` (in place); returns how many.
+
+    inferred: a shape inference of ``model`` (or of it before shape-keeping passes such as
+    constant folding); computed here when not given.
+    """
     graph = model.graph
-    shapes = shape_table(infer_shapes(model))
+    shapes = (inferred or Inferred.of(model)).shapes
     consts = constant_values(graph)
     input_dims = {i.name: tensor_dims(i) or [] for i in graph.input}
     shape_nodes: dict[tuple[str, int, int], str] = {}

@@ -434,11 +434,10 @@ def test_split_export_writes_all_three_or_none(tmp_path, monkeypatch, random_hsn
 
 def test_a_graph_failing_its_checks_is_never_written(tmp_path, monkeypatch, random_hsnet):
     """Skip the cleaning passes: the raw traced graph must fail the checks, and nothing is written."""
-    from hsnet_deploy.export import graph_cleanup
+    from hsnet_deploy.export import pipeline
 
-    monkeypatch.setattr(graph_cleanup, "fold_constants", lambda model: 0)
-    monkeypatch.setattr(graph_cleanup, "make_reshapes_static", lambda model: 0)
-    monkeypatch.setattr(graph_cleanup, "resizes_as_matmul", lambda model: 0)
+    every_pass = pipeline.fp32_passes
+    monkeypatch.setattr(pipeline, "fp32_passes", lambda: [p for p in every_pass() if p.stage != "clean" or p.name == "metadata"])
     target = tmp_path / "raw.onnx"
     with pytest.raises(onnx_export.ExportCheckFailed) as err:
         export_onnx(random_hsnet("vgg16"), target, img_size=64)

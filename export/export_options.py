@@ -1,0 +1,115 @@
+"""What one export is asked to produce, validated in one place: :class:`ExportOptions`.
+
+    ExportOptions(graph="episode", img_size=400, shots=1, dynamic_batch=True, opset=17,
+                  checkpoint_sha256="random", shots_range=None, precision="fp32", progress=False)
+
+graph            episode | support_encoder | query            (the contract's kinds)
+img_size         H = W of the graph; valid for the backbone (checked by :meth:`check_backbone`,
+                 since the backbone belongs to the model, not to the options)
+shots            K, or None for a dynamic K; ``shots_range`` (MIN, MAX) is then recorded
+                 for TensorRT profiles (ignored for a fixed K, as the metadata writer does)
+dynamic_batch    B dynamic, else fixed at 1
+opset            ai.onnx opset, :data:`MIN_OPSET`..:data:`MAX_OPSET`
+checkpoint_sha256  digest of the weights' file, or "random"
+precision        fp32 | fp16 | int8 (the contract's); only fp32 is implemented so far
+progress         show a progress bar while exporting
+
+Every bad value is a :class:`~hsnet_deploy.errors.UserError` raised when the options are
+made, so a mistake fails before anything is traced. The contract's helpers give the
+rest: :meth:`dims` (I/O dims), :meth:`axes` (dynamic axes) and :meth:`metadata`.
+Torch-free: the CLI builds one before loading a model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import numbers
+from dataclasses import dataclass
+from typing import Optional
+
+from ..errors import UserError
+from ..runtime.graph_contract import (
+    DEFAULT_PRECISION,
+    EPISODE,
+    GRAPH_KINDS,
+    PRECISIONS,
+    RANDOM_CHECKPOINT,
+    dynamic_axes,
+    graph_metadata,
+    tensor_dims,
+    valid_checkpoint_digest,
+)
+
+MIN_OPSET, MAX_OPSET = 17, 20  # tested range; torch's tracer stops at 20, TensorRT 10 parses 9..24
+DEFAULT_OPSET = 17
+IMPLEMENTED_PRECISIONS = (DEFAULT_PRECISION,)  # fp32; a precision stage (FP16 AutoCast, INT8 Q/DQ) adds the others
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    graph: str = EPISODE
+    img_size: int = 400
+    shots: Optional[int] = 1
+    dynamic_batch: bool = True
+    opset: int = DEFAULT_OPSET
+    checkpoint_sha256: str = RANDOM_CHECKPOINT
+    shots_range: Optional[tuple[int, int]] = None
+    precision: str = DEFAULT_PRECISION
+    progress: bool = False
+
+    def __post_init__(self) -> None:
+        if self.shots_range is not None:  # a list from a caller becomes a (hashable) tuple
+            object.__setattr__(self, "shots_range", tuple(self.shots_range))
+        problem = self._problem()
+        if problem:
+            raise UserError(problem)
+        object.__setattr__(self, "img_size", int(self.img_size))  # e.g. a numpy integer
+
+    def _problem(self) -> str:
+        if self.graph not in GRAPH_KINDS:
+            return f"unknown graph kind {self.graph!r}; choose one of {', '.join(GRAPH_KINDS)}"
+        if isinstance(self.opset, bool) or not isinstance(self.opset, int) or not MIN_OPSET <= self.opset <= MAX_OPSET:
+            return (f"opset {self.opset} is not supported: use {MIN_OPSET}..{MAX_OPSET} "
+                    "(TensorRT 10 parses 9..24; PyTorch's tracer exports up to 20)")
+        if self.shots is not None and (isinstance(self.shots, bool) or not isinstance(self.shots, int) or self.shots < 1):
+            return f"shots must be a positive integer or None (dynamic), got {self.shots!r}"
+        if self.shots_range is not None:
+            lo_hi = self.shots_range
+            if len(lo_hi) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in lo_hi) or not 1 <= lo_hi[0] <= lo_hi[1]:
+                return f"shots_range must be (MIN, MAX) with 1 <= MIN <= MAX, got {self.shots_range!r}"
+        if not isinstance(self.img_size, numbers.Integral) or isinstance(self.img_size, bool):
+            return f"img_size must be an integer, got {self.img_size!r}"
+        if not valid_checkpoint_digest(self.checkpoint_sha256):
+            return (f"checkpoint_sha256 must be 64 lowercase hex digits or {RANDOM_CHECKPOINT!r}, "
+                    f"got {self.checkpoint_sha256!r}")
+        if self.precision not in PRECISIONS:
+            return f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}"
+        if self.precision not in IMPLEMENTED_PRECISIONS:
+            return (f"precision {self.precision!r}: the precision stage is not implemented yet "
+                    f"(export supports {', '.join(IMPLEMENTED_PRECISIONS)})")
+        return ""
+
+    def check_backbone(self, backbone: str) -> None:
+        """UserError unless ``img_size`` gives a valid pyramid for ``backbone``."""
+        from ..hsnet.image_size import check_image_size  # torch-free
+
+        check_image_size(self.img_size, self.img_size, backbone)
+
+    def for_graph(self, kind: str) -> "ExportOptions":
+        """The same export, for another graph kind (the split export's three graphs)."""
+        return dataclasses.replace(self, graph=kind)
+
+    def dims(self, backbone: str) -> dict:
+        """The contract's dims of this graph's I/O: name -> ints and "batch" / "shots"."""
+        return tensor_dims(self.graph, backbone, self.img_size, self.shots, self.dynamic_batch)
+
+    def axes(self) -> dict[str, dict[int, str]]:
+        """The contract's dynamic axes of this graph's I/O (for ``torch.onnx.export``)."""
+        return dynamic_axes(self.graph, self.shots, self.dynamic_batch)
+
+    def metadata(self, backbone: str, exporter: str) -> dict[str, str]:
+        """The contract's metadata record of this graph."""
+        return graph_metadata(
+            self.graph, backbone, self.img_size, self.shots, self.opset, self.checkpoint_sha256,
+            self.shots_range, self.dynamic_batch, precision=self.precision, exporter=exporter,
+        )
