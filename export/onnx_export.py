@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 from ..atomic_file import atomic_path
 from ..errors import UserError
@@ -95,24 +95,30 @@ def export_onnx(model, path, options: Optional[ExportOptions] = None, **kwargs) 
     return path
 
 
-def export_split(model, path, options: Optional[ExportOptions] = None, **kwargs) -> dict[str, Path]:
+def export_split(
+    model, path, options: Optional[ExportOptions] = None, kinds: Sequence[str] = GRAPH_KINDS, **kwargs
+) -> dict[str, Path]:
     """Export the episode graph to NAME.onnx plus NAME.support.onnx and NAME.query.onnx.
 
-    Same options as :func:`export_onnx` except ``graph`` (all three kinds are built).
-    All three graphs are built and checked first, then written together: a failure
-    anywhere leaves none of them (existing files untouched). Returns kind -> path.
+    Same options as :func:`export_onnx` except ``graph``; ``kinds`` limits which of the
+    three are built (e.g. only the split pair). They are all built and checked first,
+    then written together: a failure anywhere leaves none of them (existing files
+    untouched). Returns kind -> path of what was written.
     """
     if "graph" in kwargs:
         raise TypeError("export_split builds every graph kind: it takes no graph= option")
+    unknown = [k for k in kinds if k not in GRAPH_KINDS]
+    if unknown or not kinds:
+        raise UserError(f"unknown or no graph kinds {list(kinds)}; choose from {', '.join(GRAPH_KINDS)}")
     options = _options(options, kwargs)
-    paths = split_paths(path)
-    _require_folder(paths[EPISODE])
-    with _progress_bar(len(GRAPH_KINDS) * (len(STAGES) + 1), options.progress) as bar:
-        protos = {kind: build_onnx(model, options.for_graph(kind), bar) for kind in GRAPH_KINDS}
+    paths = {kind: p for kind, p in split_paths(path).items() if kind in kinds}
+    _require_folder(split_paths(path)[EPISODE])
+    with _progress_bar(len(paths) * (len(STAGES) + 1), options.progress) as bar:
+        protos = {kind: build_onnx(model, options.for_graph(kind), bar) for kind in paths}
         bar.set_postfix_str("write")
         with contextlib.ExitStack() as stack:
-            temps = {kind: stack.enter_context(atomic_path(paths[kind])) for kind in GRAPH_KINDS}
-            for kind in GRAPH_KINDS:
+            temps = {kind: stack.enter_context(atomic_path(p)) for kind, p in paths.items()}
+            for kind in paths:
                 _write(protos[kind], temps[kind])
                 bar.update()
     return paths

@@ -28,7 +28,7 @@ DESCRIPTION = f"""\
 {HELP}.
 
   1. load the model (torch): --checkpoint reference (default), a checkpoint FILE, or --random-weights
-  2. export the split ONNX graphs (NAME.onnx, NAME.support.onnx, NAME.query.onnx; fixed K, dynamic batch)
+  2. export the split ONNX graphs (NAME.support.onnx, NAME.query.onnx; fixed K, dynamic batch)
      into --export-dir, or into a temporary folder removed afterwards
   3. open them in onnxruntime on the CPU (the runtime is torch-free), encode one support set once
      (held-out synthetic episode 0) and run --queries queries of its class one at a time through segment()

@@ -1,8 +1,8 @@
 """The deployment path in about a minute: ``run_demo(DemoSettings()) -> DemoResult``.
 
     model (torch: the shipped reference, a checkpoint, or --random-weights)
-      -> export_split: NAME.onnx + NAME.support.onnx + NAME.query.onnx, fixed K, dynamic
-         batch (into --export-dir, or a temporary folder removed afterwards)
+      -> export_split: NAME.support.onnx + NAME.query.onnx, fixed K, dynamic batch (into
+         --export-dir, or a temporary folder removed afterwards)
       -> Segmenter.load(split graphs, onnxruntime on the CPU: torch-free)
       -> one support set (held-out episode 0, class c), set_support once
       -> N queries of class c, each through segment(), timed one by one
@@ -73,7 +73,7 @@ def _run(settings: DemoSettings, started: float, progress: bool) -> DemoResult:
     from tqdm import tqdm
 
     from ..export.onnx_export import export_split
-    from ..runtime.graph_contract import EPISODE
+    from ..runtime.graph_contract import QUERY, SUPPORT_ENCODER
     from .demo_grid import write_demo_grid
     from .demo_model import load_demo_model
     from .demo_passes import run_onnx_stream, run_torch_stream
@@ -94,11 +94,12 @@ def _run(settings: DemoSettings, started: float, progress: bool) -> DemoResult:
     with export_folder(settings.export_dir) as folder:
         start = time.perf_counter()
         paths = export_split(loaded.model, folder / EXPORT_NAME, img_size=size, shots=shots, dynamic_batch=True,
-                             checkpoint_sha256=loaded.checkpoint_sha256, progress=progress)
+                             checkpoint_sha256=loaded.checkpoint_sha256, progress=progress,
+                             kinds=(SUPPORT_ENCODER, QUERY))  # the episode graph is not deployed here
         export_seconds = time.perf_counter() - start
         graph_mib = {kind: path.stat().st_size / 2**20 for kind, path in paths.items()}
         with tqdm(total=PASSES * settings.queries, desc="stream", unit="query", disable=not progress) as bar:
-            deployed = run_onnx_stream(paths[EPISODE], stream, settings.threads, bar)
+            deployed = run_onnx_stream(paths[QUERY], stream, settings.threads, bar)
             reference_logits = run_torch_stream(loaded.model, stream, size, settings.threads, bar)
 
     scores = {

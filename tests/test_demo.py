@@ -25,10 +25,10 @@ pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")
 
 SMALL = ["--img-size", "96", "--queries", "3", "--threads", "1"]
-GRAPH_NAMES = ["hsnet_demo.onnx", "hsnet_demo.query.onnx", "hsnet_demo.support.onnx"]
+GRAPH_NAMES = ["hsnet_demo.query.onnx", "hsnet_demo.support.onnx"]  # the split pair: what is deployed
 JSON_KEYS = {"latency_p50_ms", "latency_p90_ms", "warmup_ms", "miou", "fbiou", "mask_agreement_percent",
              "max_abs_logit_diff", "export_seconds", "weights", "what"}
-# 3 rows (3 queries) of render_episode_grid at tile 160: 3 tiles (support, truth, prediction)
+# 3 rows (3 queries) of render_episode_grid at tile 160: 3 tiles (support, prediction, truth)
 # of 160 + 4 px, + 4; each row 160 + 16 caption + 8 border + 16 title
 GRID_SIZE = (3 * (160 + 4) + 4, 3 * (160 + 16 + 8 + 16))
 
@@ -73,7 +73,7 @@ def test_writes_grid_and_json(random_run):
     assert sorted(p.name for p in folder.iterdir()) == ["demo.json", "export", "grid.png"]  # no temp files
 
 
-def test_export_dir_keeps_the_three_graphs(random_run):
+def test_export_dir_keeps_the_deployed_graphs(random_run):
     folder, out, _ = random_run
     assert sorted(p.name for p in (folder / "export").iterdir()) == GRAPH_NAMES
     assert f"kept in {folder / 'export'}" in out
@@ -96,7 +96,7 @@ def test_temporary_export_folder_is_removed(random_run, tmp_path, monkeypatch):
 
     def copy_export(model, path, **options):
         assert options["img_size"] == 96 and options["shots"] == 1 and options["dynamic_batch"]
-        paths = onnx_export.split_paths(path)
+        paths = {k: p for k, p in onnx_export.split_paths(path).items() if k in options["kinds"]}
         for target in paths.values():
             shutil.copyfile(export / target.name, target)
         seen.append(Path(path).parent)
