@@ -1,6 +1,7 @@
 """``hsnet-deploy export``: HSNet weights -> TensorRT-ready ONNX (episode graph, or + split pair).
 
     hsnet-deploy export --checkpoint best_model.pt -o hsnet.onnx
+    hsnet-deploy export --checkpoint reference --img-size 200 --split -o reference.onnx
     hsnet-deploy export --backbone resnet50 --checkpoint best_model.pt --img-size 400 \\
         --dynamic-shots 1:10 --split -o hsnet.onnx     # + hsnet.support.onnx, hsnet.query.onnx
     hsnet-deploy export --backbone vgg16 --random-weights --seed 0 -o random.onnx   # tests only
@@ -24,7 +25,8 @@ HELP = "export HSNet to TensorRT-ready ONNX (episode graph; --split adds support
 
 def add_arguments(parser) -> None:
     parser.add_argument("--backbone", default=None, help=f"{', '.join(BACKBONE_NAMES)} (default: inferred from the checkpoint, else resnet50)")
-    parser.add_argument("--checkpoint", default=None, help="HSNet weights: official best_model.pt, or a plain / learner-only state_dict")
+    parser.add_argument("--checkpoint", default=None, help="HSNet weights: official best_model.pt, a plain / learner-only state_dict, or 'reference' "
+                        "(the model shipped in the package: synthetic shapes only, not for real photographs)")
     parser.add_argument("--backbone-weights", default=None, help="torchvision ImageNet weight file for the backbone (e.g. resnet50-0676ba61.pth)")
     parser.add_argument("--random-weights", action="store_true", help="no checkpoint: export a RANDOM learner (for tests and benchmarks only)")
     parser.add_argument("--seed", type=int, default=0, help="seed of --random-weights (default 0)")
