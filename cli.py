@@ -23,7 +23,7 @@ from .errors import UserError
 
 # name -> module (relative to hsnet_deploy) that implements it, in the order --help lists them.
 COMMANDS: dict[str, str] = {
-    "demo": "hsnet.demo_command",
+    "demo": "hsnet.demo.command",
     "run": "runtime.command",
     "export": "export.command",
     "check": "export.check_command",

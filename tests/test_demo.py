@@ -153,7 +153,7 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, bad):
 
 def test_library_refuses_checkpoint_with_random_weights():
     from hsnet_deploy.errors import UserError
-    from hsnet_deploy.hsnet.demo_settings import DemoSettings, resolve_settings
+    from hsnet_deploy.hsnet.demo.settings import DemoSettings, resolve_settings
 
     with pytest.raises(UserError, match="exclude each other"):
         resolve_settings(DemoSettings(checkpoint="reference", random_weights=True))

@@ -73,7 +73,7 @@ class DemoResult:
 
 
 def _version() -> str:
-    from .. import __version__
+    from ... import __version__
 
     return __version__
 

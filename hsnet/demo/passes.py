@@ -19,7 +19,7 @@ from typing import List, Optional
 
 import numpy as np
 
-from .demo_stream import DemoStream
+from .stream import DemoStream
 
 BATCH = 4  # queries per graph call in the untimed passes (the graphs have a dynamic batch)
 
@@ -51,7 +51,7 @@ def _batched_logits(segmenter, stream: DemoStream, bar) -> np.ndarray:
 
 def run_onnx_stream(onnx_path: Path, stream: DemoStream, threads: Optional[int], bar=None) -> OnnxPass:
     """The deployment: split graphs in onnxruntime on the CPU, one cached support set."""
-    from ..runtime import RuntimeOptions, Segmenter
+    from ...runtime import RuntimeOptions, Segmenter
 
     options = RuntimeOptions(device="cpu", threads=threads, graphs="split")
     start = time.perf_counter()
@@ -78,7 +78,7 @@ def run_onnx_stream(onnx_path: Path, stream: DemoStream, threads: Optional[int],
 
 def run_torch_stream(model, stream: DemoStream, img_size: int, threads: Optional[int], bar=None) -> np.ndarray:
     """(N, K, 2, S, S) logits of the PyTorch model on the same stream (the reference)."""
-    from ..runtime import RuntimeOptions, Segmenter
+    from ...runtime import RuntimeOptions, Segmenter
 
     if bar is not None:
         bar.set_postfix_str("torch: the reference")

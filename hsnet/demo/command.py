@@ -1,5 +1,5 @@
 """``hsnet-deploy demo``: the deployment path in about a minute (a thin layer over
-:func:`hsnet_deploy.hsnet.demo_pipeline.run_demo`).
+:func:`hsnet_deploy.hsnet.demo.pipeline.run_demo`).
 
 The shipped reference model -> ONNX export of the split graphs -> a stream of held-out
 synthetic queries against one cached support set through the torch-free runtime ->
@@ -12,8 +12,8 @@ import argparse
 import textwrap
 from pathlib import Path
 
-from .demo_settings import DEFAULT_GRID_ROWS, DEFAULT_QUERIES, DEFAULT_THREADS, FALLBACK_IMG_SIZE
-from .reference_model import WARNING
+from .settings import DEFAULT_GRID_ROWS, DEFAULT_QUERIES, DEFAULT_THREADS, FALLBACK_IMG_SIZE
+from ..reference_model import WARNING
 
 HELP = "the deployment path in about a minute: shipped model -> ONNX -> torch-free runtime on synthetic queries"
 
@@ -70,7 +70,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_from_args(args: argparse.Namespace):
-    from .demo_settings import DemoSettings
+    from .settings import DemoSettings
 
     return DemoSettings(
         checkpoint=args.checkpoint, random_weights=args.random_weights, img_size=args.img_size,
@@ -80,8 +80,8 @@ def settings_from_args(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from .demo_pipeline import run_demo
-    from .demo_result import report_lines
+    from .pipeline import run_demo
+    from .result import report_lines
 
     result = run_demo(settings_from_args(args), progress=not args.quiet)
     print("\n".join(report_lines(result)))

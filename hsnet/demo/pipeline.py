@@ -23,8 +23,8 @@ import time
 from pathlib import Path
 from typing import Iterator, Optional
 
-from .demo_result import DemoResult
-from .demo_settings import DemoSettings, resolve_settings
+from .result import DemoResult
+from .settings import DemoSettings, resolve_settings
 
 EXPORT_NAME = "hsnet_demo.onnx"  # + .support.onnx, .query.onnx
 PASSES = 3  # timed ONNX queries, ONNX logits, torch logits: the stream bar counts each query thrice
@@ -72,14 +72,14 @@ def run_demo(settings: DemoSettings, progress: bool = True) -> DemoResult:
 def _run(settings: DemoSettings, started: float, progress: bool) -> DemoResult:
     from tqdm import tqdm
 
-    from ..export.onnx_export import export_split
-    from ..runtime.graph_contract import QUERY, SUPPORT_ENCODER
-    from .demo_grid import write_demo_grid
-    from .demo_model import load_demo_model
-    from .demo_passes import run_onnx_stream, run_torch_stream
-    from .demo_scores import agreement, latency_summary, stream_accuracy, torch_masks
-    from .demo_stream import draw_stream
-    from .image_size import check_image_size
+    from ...export.onnx_export import export_split
+    from ...runtime.graph_contract import QUERY, SUPPORT_ENCODER
+    from .grid import write_demo_grid
+    from .model import load_demo_model
+    from .passes import run_onnx_stream, run_torch_stream
+    from .scores import agreement, latency_summary, stream_accuracy, torch_masks
+    from .stream import draw_stream
+    from ..image_size import check_image_size
 
     size, shots = settings.img_size, settings.shots
     with tqdm(total=2, desc="prepare", unit="step", disable=not progress) as bar:
@@ -121,7 +121,7 @@ def _run(settings: DemoSettings, started: float, progress: bool) -> DemoResult:
         **scores,
     )
     if settings.json is not None:
-        from ..atomic_file import write_text_atomic
+        from ...atomic_file import write_text_atomic
 
         write_text_atomic(settings.json, result.to_json())
     return result

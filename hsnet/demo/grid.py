@@ -13,14 +13,14 @@ from typing import Sequence
 
 import numpy as np
 
-from .demo_stream import DemoStream
+from .stream import DemoStream
 
 
 def render_demo_grid(stream: DemoStream, masks: Sequence[np.ndarray], rows: int, label: str, tile: int = 160):
     """The first ``rows`` queries as a PIL RGB image (rows stacked top to bottom)."""
     from PIL import Image
 
-    from .evaluation.episode_grid import render_episode_grid
+    from ..evaluation.episode_grid import render_episode_grid
 
     pictures = []
     for i in range(min(rows, len(stream.queries))):
@@ -37,7 +37,7 @@ def render_demo_grid(stream: DemoStream, masks: Sequence[np.ndarray], rows: int,
 def write_demo_grid(path: str | os.PathLike, stream: DemoStream, masks: Sequence[np.ndarray],
                     rows: int, label: str) -> None:
     """Render and write the PNG atomically (an existing file is replaced only on success)."""
-    from ..atomic_file import atomic_path
+    from ...atomic_file import atomic_path
 
     sheet = render_demo_grid(stream, masks, rows, label)
     with atomic_path(path) as tmp:
