@@ -40,12 +40,13 @@ from .onnx_graph import QDQ_OPS, Inferred, constant_node_value, is_weight_upcast
 _NEVER_FOLDED = frozenset({"Identity"}) | QDQ_OPS
 
 
-def remove_identities(graph: onnx.GraphProto) -> int:
-    """Bypass Identity nodes (readers read the source); returns how many were removed."""
+def _bypass(graph: onnx.GraphProto, passes_through) -> int:
+    """Remove the single-input nodes ``passes_through(node)`` accepts, wiring their readers
+    to the node's input (never a graph output's producer); returns how many."""
     outputs = {o.name for o in graph.output}
     kept, removed = [], 0
     for node in graph.node:
-        if node.op_type == "Identity" and not node.domain and node.output[0] not in outputs:
+        if not node.domain and node.output[0] not in outputs and passes_through(node):
             rename_uses(graph, node.output[0], node.input[0])
             removed += 1
         else:
@@ -53,23 +54,22 @@ def remove_identities(graph: onnx.GraphProto) -> int:
     del graph.node[:]
     graph.node.extend(kept)
     return removed
+
+
+def remove_identities(graph: onnx.GraphProto) -> int:
+    """Bypass Identity nodes (readers read the source); returns how many were removed."""
+    return _bypass(graph, lambda node: node.op_type == "Identity")
 
 
 def remove_noop_casts(graph: onnx.GraphProto, types: dict[str, int]) -> int:
     """Bypass Casts to the type their input already has (e.g. float masks ``.to(float32)``);
     ``types``: tensor -> ONNX element type, from shape inference."""
-    outputs = {o.name for o in graph.output}
-    kept, removed = [], 0
-    for node in graph.node:
+
+    def noop(node: onnx.NodeProto) -> bool:
         to = next((a.i for a in node.attribute if a.name == "to"), None)
-        if node.op_type == "Cast" and not node.domain and types.get(node.input[0]) == to and node.output[0] not in outputs:
-            rename_uses(graph, node.output[0], node.input[0])
-            removed += 1
-        else:
-            kept.append(node)
-    del graph.node[:]
-    graph.node.extend(kept)
-    return removed
+        return node.op_type == "Cast" and types.get(node.input[0]) == to
+
+    return _bypass(graph, noop)
 
 
 def evaluate_node(node: onnx.NodeProto, inputs: dict[str, np.ndarray], opset_imports) -> list[np.ndarray]:

@@ -56,13 +56,7 @@ class _Net:
     backbone_name = "vgg16"
 
 
-def _tiny_model():
-    graph = helper.make_graph(
-        [helper.make_node("Relu", ["x"], ["y"])], "tiny",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
-    )
-    return helper.make_model(graph)
+from test_export import _tiny_model  # noqa: E402  (one tiny graph for both files)
 
 
 def test_export_functions_take_keywords_or_options(tmp_path, monkeypatch):

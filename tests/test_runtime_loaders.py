@@ -182,7 +182,7 @@ def test_split_graphs_of_different_precision_or_batch_are_refused(tmp_path):
 
 
 def test_torch_free_contract_agrees_with_the_model_spec():
-    torch = pytest.importorskip("torch")  # noqa: F841
+    pytest.importorskip("torch")
     from hsnet_deploy.hsnet.backbone_features import BACKBONES
 
     for name, spec in BACKBONES.items():
