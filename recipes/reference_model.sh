@@ -31,7 +31,7 @@ echo "training: $(( $(date +%s) - start )) s"
 # The shipped files: the float16 learner + its record (what `--checkpoint reference` loads),
 # and the full model rebuilt from them, to score exactly what ships.
 python "$(dirname "$0")/ship_reference.py" ship "$OUT/stage2/best_model.pt" "$OUT/hsnet_resnet50_synthetic.npz" \
-    --img-size "$SIZE" --seed 0
+    --img-size "$SIZE" --synthetic-size "$SIZE" --seed 0      # says whether it equals the shipped file
 python "$(dirname "$0")/ship_reference.py" assemble "$OUT/hsnet_resnet50_synthetic.npz" "$OUT/shipped_model.pt"
 
 # Held-out classes, official protocol (seed 0, episodes in order, network-size scoring),

@@ -69,3 +69,22 @@ def test_the_shipped_reference_loads_under_its_one_name():
         load_hsnet(backbone="vgg16", checkpoint="reference")
     info = reference_model.read_info()
     assert info["img_size"] >= 200 and "not for real photographs" in info["what"]
+
+
+def test_the_shipped_model_beats_the_untrained_learner_on_held_out_episodes():
+    """Both scored here, on the same held-out synthetic episodes, at the shipped size."""
+    from hsnet_deploy.hsnet.data.synthetic import SyntheticFewShot
+    from hsnet_deploy.hsnet.evaluation.evaluate import SegmenterPredictor, evaluate
+    from hsnet_deploy.hsnet.training.seeded_model import build_model
+    from hsnet_deploy.runtime import RuntimeOptions, Segmenter
+
+    if not reference_model.WEIGHTS.exists():
+        pytest.skip("the reference weights are not installed in this checkout")
+    size = int(reference_model.read_info()["img_size"])
+    dataset = SyntheticFewShot(seed=0, split="test", img_size=size, shot=1, n_episodes=12)
+    scores = {}
+    for name, model in (("shipped", reference_model.load_reference()), ("untrained", build_model("resnet50", 0).eval())):
+        options = RuntimeOptions(device="cpu", img_size=size)
+        with Segmenter.from_models({"query": model}, "torch", options) as segmenter:
+            scores[name] = evaluate(SegmenterPredictor(segmenter), dataset, progress=False).miou
+    assert scores["shipped"] > scores["untrained"] + 30, scores

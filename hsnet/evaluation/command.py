@@ -12,6 +12,7 @@ described in :mod:`hsnet_deploy.hsnet.evaluation.evaluate`.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 HELP = "score a model (.pt/.onnx/.engine) on few-shot episodes: official mIoU and FB-IoU"
 
@@ -39,11 +40,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--episodes", type=int, metavar="N",
                         help="evaluate only the first N episodes (default: all; pascal/coco/synthetic 1000, fss 2400)")
     parser.add_argument("--img-size", type=int, metavar="S",
-                        help="network input side for .pt checkpoints (default 400; exported graphs fix their own)")
+                        help="network input side for .pt checkpoints (default 400; 'reference': its training size; "
+                        "exported graphs fix their own)")
     parser.add_argument("--backbone", choices=("vgg16", "resnet50", "resnet101"),
                         help="backbone of a .pt checkpoint (default: inferred from its keys)")
-    parser.add_argument("--synthetic-size", type=int, default=128, metavar="S",
-                        help="side of the generated synthetic images (default 128)")
+    parser.add_argument("--synthetic-size", type=int, default=None, metavar="S",
+                        help="side of the generated synthetic images (default 128; 'reference': the size it was trained on)")
     parser.add_argument("--seed", type=int, default=0, help="episode sampling seed (default 0, the official protocol)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="where to run (default auto)")
     parser.add_argument("--threads", type=int, metavar="N",
@@ -80,6 +82,23 @@ def open_benchmark(args: argparse.Namespace, split: str = "test"):
                         img_size=args.synthetic_size)
 
 
+def reference_defaults(args: argparse.Namespace) -> None:
+    """MODEL 'reference' is scored as it was trained unless told otherwise: its image size
+    and its synthetic image size (from the shipped record); 128 for the synthetic images
+    of any other model."""
+    from ...runtime.model_files import REFERENCE
+
+    info = {}
+    if str(args.model) == REFERENCE and not Path(args.model).exists():
+        from ..reference_model import read_info
+
+        info = read_info()
+        if args.img_size is None:
+            args.img_size = int(info["img_size"])
+    if args.synthetic_size is None:
+        args.synthetic_size = int(info.get("synthetic_size", 128))
+
+
 def run(args: argparse.Namespace) -> int:
     import json
     import math
@@ -97,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
     for out in (args.json, args.grid):
         if out and not Path(out).resolve().parent.is_dir():
             raise UserError(f"output folder does not exist: {Path(out).parent}")
+    reference_defaults(args)
     dataset = open_benchmark(args)
     if args.threads is not None and args.threads < 1:
         raise UserError(f"--threads must be at least 1, got {args.threads}")
