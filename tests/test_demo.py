@@ -117,8 +117,7 @@ def test_reference_model_run(tmp_path, monkeypatch):
     """End to end with the shipped model, its real export in a real temporary folder."""
     from hsnet_deploy.hsnet.reference_model import WARNING, WEIGHTS
 
-    if not WEIGHTS.exists():
-        pytest.skip(f"the reference weights {WEIGHTS.name} are not installed")
+    assert WEIGHTS.exists(), "the reference weights ship with the package"
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()
     code, out, err = _run_cli(["demo", *SMALL, "--quiet", "-o", str(tmp_path / "g.png"),
