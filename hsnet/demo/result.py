@@ -115,7 +115,7 @@ def report_lines(r: DemoResult) -> List[str]:
         f"{accuracy}: mIoU {r.miou:.1f}, FB-IoU {r.fbiou:.1f} ({r.queries} queries, one class, original size)",
         f"torch vs ONNX: {r.mask_agreement_percent:.3f} % of mask pixels equal ({r.identical_masks}/{r.queries} "
         f"masks identical), max |logit difference| {r.max_abs_logit_diff:.2e} at {r.img_size}x{r.img_size}",
-        f"grid: {r.grid} (first {min(r.grid_rows, r.queries)} queries: support+mask | query+truth | query+prediction)",
+        f"grid: {r.grid} (first {min(r.grid_rows, r.queries)} queries: support+mask | query+prediction | truth)",
         *([f"json: {r.json}"] if r.json else []),
         f"total {r.total_seconds:.0f} s from loading the model (start-up excluded), {_load_note(r)} "
         "(timings on a shared machine are indicative)",
