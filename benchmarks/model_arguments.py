@@ -21,6 +21,7 @@ from typing import Optional
 
 from ..errors import UserError
 from ..runtime.graph_contract import EPISODE, QUERY, SUPPORT_ENCODER, split_tag_of
+from ..hsnet.reference_model import is_reference
 from ..runtime.model_files import REFERENCE, resolve_model_files
 
 RANDOM_KEYWORDS = ("torch", "random")
@@ -45,7 +46,7 @@ class ModelArgument:
 def parse_model_argument(text: str) -> ModelArgument:
     if text.lower() in RANDOM_KEYWORDS:
         return ModelArgument(text, "torch")
-    if text == REFERENCE and not Path(text).exists():  # the shipped reference model
+    if is_reference(text):  # the shipped reference model
         return ModelArgument(text, "torch", checkpoint=Path(REFERENCE))
     path = Path(text)
     suffix = path.suffix.lower()

@@ -37,7 +37,7 @@ from .graph_contract import EPISODE, QUERY, SUPPORT_ENCODER, SUPPORT_FEATURES, G
 from .images import ImageLike, MaskLike, as_image, as_mask, describe
 from .model_files import ModelFiles
 from .postprocess import postprocess
-from .preprocess import preprocess_image, preprocess_mask, preprocess_support
+from .preprocess import preprocess_image, preprocess_support
 from .resize import resize_logits
 from .runner import Runner
 
@@ -215,19 +215,22 @@ class Segmenter:
                 f"support image(s) were given"
             )
         size = self.img_size
-        images, binary = [], []
+        images, binary, mask_names = [], [], []
         for i, (support, mask) in enumerate(zip(supports, masks), start=1):
             image_name, mask_name = names[i - 1] if names else (describe(support, f"support image {i}"), describe(mask, f"support mask {i}"))
             image = as_image(support, image_name)
             mask_array = as_mask(mask, mask_name)
             check_support_pair(image, mask_array, image_name, mask_name, allow_empty_masks)
-            if not allow_empty_masks and not preprocess_mask(mask_array, size).any():
-                raise UserError(
-                    f"mask {mask_name}: its foreground is too small to survive resizing to {size}x{size}"
-                )
             images.append(image)
             binary.append(mask_array)
+            mask_names.append(mask_name)
         support_set = SupportSet(*preprocess_support(images, binary, size))  # (1,K,3,S,S), (1,K,S,S)
+        if not allow_empty_masks:
+            for resized, mask_name in zip(support_set.masks[0], mask_names):  # each resized once, above
+                if not resized.any():
+                    raise UserError(
+                        f"mask {mask_name}: its foreground is too small to survive resizing to {size}x{size}"
+                    )
         if self.is_split:
             out = self.runners[SUPPORT_ENCODER].infer(
                 {"support_imgs": support_set.images, "support_masks": support_set.masks}

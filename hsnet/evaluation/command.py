@@ -12,7 +12,6 @@ described in :mod:`hsnet_deploy.hsnet.evaluation.evaluate`.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 HELP = "score a model (.pt/.onnx/.engine) on few-shot episodes: official mIoU and FB-IoU"
 
@@ -86,12 +85,10 @@ def reference_defaults(args: argparse.Namespace) -> None:
     """MODEL 'reference' is scored as it was trained unless told otherwise: its image size
     and its synthetic image size (from the shipped record); 128 for the synthetic images
     of any other model."""
-    from ...runtime.model_files import REFERENCE
+    from ..reference_model import is_reference, read_info
 
     info = {}
-    if str(args.model) == REFERENCE and not Path(args.model).exists():
-        from ..reference_model import read_info
-
+    if is_reference(str(args.model)):
         info = read_info()
         if args.img_size is None:
             args.img_size = int(info["img_size"])
