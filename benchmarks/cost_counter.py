@@ -21,7 +21,8 @@ import torch
 from torch import nn
 
 from ..hsnet.center_pivot_conv import CenterPivotConv4d
-from .cost_formulas import Cost, center_pivot_layout_elements, conv2d_cost, correlation_cost, dense_conv4d_cost, linear_cost
+from ..hsnet.grid_layout import NATIVE, native_dims
+from .cost_formulas import Cost, center_pivot_conv_cost, conv2d_cost, correlation_cost, dense_conv4d_cost, linear_cost
 from .dense_conv4d import DenseConv4d
 from .staged_forward import StageObserver
 
@@ -36,8 +37,9 @@ class CostCounter(StageObserver):
         self.used_parameters: dict[int, int] = {}  # id(param) -> numel, for params of modules that ran
         self._current = OUTSIDE
         self._handles = []
+        branches = {id(m) for cp in model.modules() if isinstance(cp, CenterPivotConv4d) for m in (cp.conv1, cp.conv2)}
         for module in model.modules():
-            hook = self._hook_for(module)
+            hook = None if id(module) in branches else self._hook_for(module)
             if hook is not None:
                 self._handles.append(module.register_forward_hook(hook))
             self._handles.append(module.register_forward_hook(self._note_parameters))
@@ -115,16 +117,19 @@ class CostCounter(StageObserver):
         self.add(Cost(0, 2 * output.numel()))
 
     def _center_pivot(self, conv: CenterPivotConv4d, inputs, output) -> None:
-        # Its two Conv2d children count their own FLOPs; add the reshape copies here.
-        x = inputs[0]  # (N, C, Ha, Wa, Hb, Wb)
-        n, ch = x.shape[:2]
-        layout = center_pivot_layout_elements(n, ch, conv.conv1.out_channels, conv.support_stride, tuple(x.shape[2:]))
-        self.add(Cost(0, layout))
+        # Both branches as they run in the input's layout (its Conv2d children are not hooked).
+        n, ch, *shape4d = native_dims(inputs[0].shape, _layout(inputs))
+        out_ch, k = conv.conv1.out_channels, conv.conv1.kernel_size[0]
+        self.add(center_pivot_conv_cost(n, ch, out_ch, k, conv.support_stride, tuple(shape4d), _layout(inputs)))
 
     def _dense4d(self, conv: DenseConv4d, inputs, output) -> None:
-        x = inputs[0]
-        n, ch = x.shape[:2]
-        self.add(dense_conv4d_cost(n, ch, conv.out_channels, conv.kernel_size, conv.support_stride, tuple(x.shape[2:])))
+        n, ch, *shape4d = native_dims(inputs[0].shape, _layout(inputs))
+        self.add(dense_conv4d_cost(n, ch, conv.out_channels, conv.kernel_size, conv.support_stride, tuple(shape4d)))
+
+
+def _layout(inputs) -> str:
+    """The layout a 4D conv / GroupNorm was called with (second positional argument)."""
+    return inputs[1] if len(inputs) > 1 else NATIVE
 
 
 def count_costs(model: nn.Module, run: Callable[[StageObserver], object]) -> CostCounter:

@@ -23,9 +23,9 @@ Layers, for a batch of N:
         query branch:   Conv2d on N*Hb'*Wb' images (C, Ha, Wa) -> (O, Ha, Wa)
         support branch: Conv2d on N*Ha*Wa images (C, Hb, Wb) -> (O, Hb', Wb'), stride s
         MACs = N*O*C*k^2 * Ha*Wa*Hb'*Wb' * 2
-        plus the layout copies the reshapes make (read + write each): the strided pivots,
-        the support-major copy of the input, both branch outputs, and the final sum
-        (2 reads, 1 write)
+        plus the slices and layout copies of the layout it runs in (read + write each) and
+        the final sum (2 reads, 1 write); in QUERY_GRIDS on a support grid of M <= k²
+        positions the support branch is a 1x1 conv of M'·O x M·C per query position
     Dense 4D conv (C -> O, kernel k^4, support stride s), the Table 5 baseline:
         MACs = N * O * C * k^4 * Ha*Wa*Hb'*Wb'
         moved = input + O*C*k^4 (+ O) weights + output
@@ -96,24 +96,53 @@ def correlation_cost(batch: int, shots: int, layers: int, channels: int, query_h
     return Cost(2 * macs, moved)
 
 
-def center_pivot_layout_elements(batch: int, in_channels: int, out_channels: int, stride: int, shape4d: tuple[int, int, int, int]) -> int:
-    """Elements read + written by the reshape/permute copies and the branch sum of a CP conv."""
+LAYOUT_VARIANTS = ("native", "support-grids", "query-grids-matrix", "query-grids-swap")
+
+
+def center_pivot_layout_elements(
+    batch: int, in_channels: int, out_channels: int, stride: int, shape4d: tuple[int, int, int, int], variant: str = "native"
+) -> int:
+    """Elements read + written by the slices, layout copies and the branch sum of a CP conv
+    run as ``variant`` (hsnet.center_pivot_conv): a copy reads and writes each element, the
+    sum reads two and writes one, a grid swap is two block transposes."""
     ha, wa, hb, wb = shape4d
     hb2, wb2 = -(-hb // stride), -(-wb // stride)
     pivots = batch * in_channels * ha * wa * hb2 * wb2
     full = batch * in_channels * ha * wa * hb * wb
     out = batch * out_channels * ha * wa * hb2 * wb2
-    return 2 * pivots + 2 * full + 2 * out + 2 * out + 3 * out
+    sliced = 2 * pivots if stride > 1 else 0
+    support_grids = sliced + 2 * pivots + 2 * out + 3 * out  # pivots to NATIVE, the query result back, the sum
+    if variant == "support-grids":
+        return support_grids
+    if variant == "query-grids-matrix":
+        return sliced + 3 * out
+    if variant == "query-grids-swap":
+        return sliced + 4 * full + 4 * out + 3 * out  # the input and the support result through two swaps each
+    if variant == "native":
+        return 2 * full + 2 * out + support_grids  # to SUPPORT_GRIDS and back
+    raise ValueError(f"unknown variant {variant!r} (expected one of {', '.join(LAYOUT_VARIANTS)})")
 
 
-def center_pivot_conv_cost(batch: int, in_channels: int, out_channels: int, kernel: int, stride: int, shape4d: tuple[int, int, int, int]) -> Cost:
-    """Both Conv2d branches of a center-pivot 4D conv plus its layout copies."""
+def center_pivot_conv_cost(
+    batch: int, in_channels: int, out_channels: int, kernel: int, stride: int, shape4d: tuple[int, int, int, int], layout: str = "native"
+) -> Cost:
+    """Both branches of a center-pivot 4D conv as they execute in ``layout``, plus its copies.
+    In QUERY_GRIDS with Hb·Wb <= k² the support branch is the 1x1 support matrix: M'·O x M·C
+    multiply-adds per query position (M = Hb·Wb, M' = Hb'·Wb'), fewer than the conv's."""
+    from ..hsnet.center_pivot_conv import uses_support_matrix
+
     ha, wa, hb, wb = shape4d
     hb2, wb2 = conv_output_size(hb, kernel, stride), conv_output_size(wb, kernel, stride)
     query_branch = conv2d_cost(batch * hb2 * wb2, in_channels, out_channels, (kernel, kernel), (ha, wa), (ha, wa))
-    support_branch = conv2d_cost(batch * ha * wa, in_channels, out_channels, (kernel, kernel), (hb, wb), (hb2, wb2))
-    layout = center_pivot_layout_elements(batch, in_channels, out_channels, stride, shape4d)
-    return query_branch + support_branch + Cost(0, layout)
+    variant = layout
+    if layout == "query-grids":
+        variant = "query-grids-matrix" if uses_support_matrix(hb, wb, kernel) else "query-grids-swap"
+    if variant == "query-grids-matrix":
+        support_branch = conv2d_cost(batch, hb * wb * in_channels, hb2 * wb2 * out_channels, (1, 1), (ha, wa), (ha, wa))
+    else:
+        support_branch = conv2d_cost(batch * ha * wa, in_channels, out_channels, (kernel, kernel), (hb, wb), (hb2, wb2))
+    layout_elements = center_pivot_layout_elements(batch, in_channels, out_channels, stride, shape4d, variant)
+    return query_branch + support_branch + Cost(0, layout_elements)
 
 
 def dense_conv4d_cost(batch: int, in_channels: int, out_channels: int, kernel: int, stride: int, shape4d: tuple[int, int, int, int]) -> Cost:

@@ -26,6 +26,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..hsnet.center_pivot_conv import CenterPivotConv4d
+from ..hsnet.grid_layout import NATIVE, convert
 
 
 class DenseConv4d(nn.Module):
@@ -44,7 +45,12 @@ class DenseConv4d(nn.Module):
         nn.init.uniform_(self.weight, -bound, bound)
         nn.init.uniform_(self.bias, -bound, bound)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, layout: str = NATIVE) -> torch.Tensor:
+        """x in ``layout`` (the learner's grid layouts too) -> the same layout."""
+        x = convert(x, layout, NATIVE)
+        return convert(self._native(x), NATIVE, layout)
+
+    def _native(self, x: torch.Tensor) -> torch.Tensor:
         n, ch, ha, wa, hb, wb = x.shape  # (N, C, Ha, Wa, Hb, Wb)
         k, p, s = self.kernel_size, self.kernel_size // 2, self.support_stride
         xq = x.permute(0, 2, 3, 1, 4, 5)  # (N, Ha, Wa, C, Hb, Wb)

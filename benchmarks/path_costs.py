@@ -5,7 +5,10 @@
     query     the cached-support query path (support features encoded beforehand)
 
 Counted by :mod:`cost_counter` on the meta device (shapes only: no memory, no compute),
-so they describe the network, whichever backend runs it.
+so they describe the network, whichever backend runs it. The official path is counted in
+the official computation (``HSNet.official_computation``, as the baseline runs it), the
+others as the toolkit runs them (the layouts of ``hsnet.grid_layout``; the exported
+graphs are traced from the same code).
 """
 
 from __future__ import annotations
@@ -38,6 +41,10 @@ def count_path_costs(backbone: str, img_size: int, shots) -> dict[tuple[str, int
             COST_QUERY: lambda obs: staged_query(meta, q, feats, obs),
         }
         for path, run in runs.items():
-            counter = count_costs(meta, run)
+            if path == COST_OFFICIAL:
+                with meta.official_computation():
+                    counter = count_costs(meta, run)
+            else:
+                counter = count_costs(meta, run)
             costs[(path, k)] = {"stages": dict(counter.per_stage), "used_parameters": counter.used_parameter_count}
     return costs

@@ -3,7 +3,7 @@
     pre-processing               images / masks -> network tensors (runtime functions)
     query backbone               model.encode_query: backbone.hypercolumn_features + L2 norm
     support backbone + masking   model.encode_support: backbone, mask resize, mask, L2 norm
-    correlation                  level_correlation of each pyramid level (C3, C2, C1)
+    correlation                  model.correlate of each pyramid level (C3, C2, C1)
     squeezing blocks             model.hpn_learner.squeeze
     mixing blocks                model.hpn_learner.mix (support dims averaged out)
     decoder                      model.hpn_learner.decode + the resize to the input size
@@ -29,7 +29,6 @@ from typing import Iterator
 import torch
 from torch.nn import functional as F
 
-from ..hsnet.correlation import level_correlation
 
 PRE = "pre-processing"
 QUERY_BACKBONE = "query backbone"
@@ -39,10 +38,11 @@ SQUEEZE = "squeezing blocks"
 MIX = "mixing blocks"
 DECODER = "decoder"
 POST = "post-processing"
-NETWORK = "network"  # a backend that cannot be cut (onnxruntime): the whole graph
+NETWORK = "network"  # a backend timed as a whole (onnxruntime's timed episodes): the whole graph
+UNATTRIBUTED = "unattributed"  # profiled node time no stage rule reached (onnxruntime_stages)
 
 NETWORK_STAGES = (QUERY_BACKBONE, SUPPORT_BACKBONE, CORRELATION, SQUEEZE, MIX, DECODER)
-STAGES = (PRE,) + NETWORK_STAGES + (NETWORK, POST)  # display order
+STAGES = (PRE,) + NETWORK_STAGES + (UNATTRIBUTED, NETWORK, POST)  # display order
 
 
 class StageObserver:
@@ -53,7 +53,7 @@ class StageObserver:
         yield
 
     def count_correlation(self, query: torch.Tensor, support: torch.Tensor) -> None:
-        """Called once per pyramid level with the tensors ``level_correlation`` receives."""
+        """Called once per pyramid level with the tensors ``model.correlate`` receives."""
 
 
 def staged_query(model, query_img: torch.Tensor, support_feats, observer: StageObserver) -> torch.Tensor:
@@ -88,10 +88,10 @@ def _correlate_and_learn(model, query_shape, query_feats, support_feats, observe
         pyramid = []
         for q, s in zip(query_feats, support_feats):
             observer.count_correlation(q, s)
-            pyramid.append(level_correlation(q, s))  # (B*K, L_p, ha, wa, hb, wb)
+            pyramid.append(model.correlate(q, s))  # (B*K, ha, wa, L_p, hb, wb) in model.correlation_layout
     learner = model.hpn_learner
     with observer.stage(SQUEEZE):
-        squeezed = learner.squeeze(*pyramid)  # 3 x (B*K, 128, ha_p, wa_p, hb', wb')
+        squeezed = learner.squeeze(*pyramid, layout=model.correlation_layout)  # 3 x (B*K, hb', wb', 128, ha_p, wa_p)
     with observer.stage(MIX):
         mixed = learner.mix(*squeezed)  # (B*K, 128, ha_1, wa_1)
     with observer.stage(DECODER):

@@ -38,6 +38,12 @@ from .configurations import (
 from .staged_forward import NETWORK, POST, PRE, StageObserver, staged_episode, staged_official, staged_query
 
 
+def _official(model, run: Callable):
+    """``run()`` with the model in the official computation (``HSNet.official_computation``)."""
+    with model.official_computation():
+        return run()
+
+
 class TorchConfiguration(Configuration):
     """The PyTorch model on one device, FP32 or FP16 autocast, optionally as a CUDA graph."""
 
@@ -77,11 +83,12 @@ class TorchConfiguration(Configuration):
                 return lambda q: staged_query(model, q, self._support_feats, observer)
             return lambda q: model.forward_with_support(q, *self._support_feats)
         if self.cost_path == COST_OFFICIAL:
+            # the official code's order of work (NATIVE layout, one batched correlation product)
             if observer is not None:
-                return lambda q, s, m: staged_official(model, q, s, m, observer)
+                return lambda q, s, m: _official(model, lambda: staged_official(model, q, s, m, observer))
             torch = self._torch
             # exactly the official loop: K full forward passes of the 1-shot model
-            return lambda q, s, m: torch.cat([model(q, s[:, k : k + 1], m[:, k : k + 1]) for k in range(s.shape[1])], dim=1)
+            return lambda q, s, m: _official(model, lambda: torch.cat([model(q, s[:, k : k + 1], m[:, k : k + 1]) for k in range(s.shape[1])], dim=1))
         if observer is not None:
             return lambda q, s, m: staged_episode(model, q, s, m, observer)
         return lambda q, s, m: model(q, s, m)

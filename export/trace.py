@@ -33,11 +33,9 @@ EXAMPLE_BATCH, EXAMPLE_SHOTS = 2, 2  # traced sizes of dynamic dims (never 1: a 
 
 
 def exportable_copy(model):
-    """A copy of ``model`` for tracing: eval mode, GroupNorms written out, backbone shared."""
-    from .explicit_group_norm import with_explicit_group_norms
-
+    """A copy of ``model`` for tracing: eval mode, backbone shared (the learner's GroupNorms
+    are already written in elementary ops: ``hsnet.grid_group_norm``)."""
     clone = copy.deepcopy(model, memo={id(model.backbone): model.backbone})
-    with_explicit_group_norms(clone.hpn_learner)
     return clone.eval()
 
 

@@ -16,6 +16,15 @@ Average over the support dims, then the decoder:
 
 Block names and layer indices (CP convs at 0, 3, 6; GroupNorm at 1, 4, 7) follow the
 official checkpoints (``encoder_layer4`` = C3 ... ``decoder2``).
+
+Layouts (:mod:`grid_layout`): the squeezing blocks run in SUPPORT_GRIDS, where their
+strided support branch is a free reshape; each squeezed level (the smallest tensor of its
+level) is moved once to QUERY_GRIDS, where the mixing blocks' query branch, the
+query-dim upsample (a plain 4-D bilinear resize over (B*Hb*Wb, C, Ha, Wa)) and the final
+mean over the support dims need no copy, and their tiny support grids go through one 1x1
+conv (``CenterPivotConv4d``). The numbers are the official computation's; only the order
+in which they sit in memory changes. ``official_layout = True`` runs every block in
+NATIVE the way the official code does (the benchmark's baseline).
 """
 
 from __future__ import annotations
@@ -25,6 +34,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from .center_pivot_conv import CenterPivotConv4d
+from .grid_group_norm import GridGroupNorm
+from .grid_layout import NATIVE, QUERY_GRIDS, SUPPORT_GRIDS, convert, native_dims
 
 SQUEEZE_OUT = (16, 64, 128)
 SQUEEZE_KERNELS = {"c3": (3, 3, 3), "c2": (5, 3, 3), "c1": (5, 5, 3)}
@@ -36,18 +47,30 @@ GROUPS = 4
 def building_block(in_channels: int, out_channels, kernels, strides) -> nn.Sequential:
     layers: list[nn.Module] = []
     for out_ch, k, s in zip(out_channels, kernels, strides):
-        layers += [CenterPivotConv4d(in_channels, out_ch, k, s), nn.GroupNorm(GROUPS, out_ch), nn.ReLU()]
+        layers += [CenterPivotConv4d(in_channels, out_ch, k, s), GridGroupNorm(GROUPS, out_ch), nn.ReLU()]
         in_channels = out_ch
     return nn.Sequential(*layers)
 
 
-def upsample_query_dims(x: torch.Tensor, size) -> torch.Tensor:
-    """(B, C, Ha, Wa, Hb, Wb) -> (B, C, h, w, Hb, Wb), bilinear with align_corners=True."""
-    _, ch, ha, wa, hb, wb = x.shape
+def run_block(block: nn.Sequential, x: torch.Tensor, layout: str) -> torch.Tensor:
+    """[CP conv, GroupNorm, ReLU] x 3 on a correlation held in ``layout`` (same layout out)."""
+    for layer in block:
+        x = layer(x) if isinstance(layer, nn.ReLU) else layer(x, layout)
+    return x
+
+
+def upsample_query_dims(x: torch.Tensor, size, layout: str = QUERY_GRIDS) -> torch.Tensor:
+    """Bilinear (align_corners) resize of the query dims to ``size``: in QUERY_GRIDS
+    (B, Hb, Wb, C, Ha, Wa) a plain 4-D resize of (B*Hb*Wb, C, Ha, Wa); in NATIVE the
+    official permute -> resize -> permute back."""
     h, w = int(size[0]), int(size[1])
-    y = x.permute(0, 4, 5, 1, 2, 3).reshape(-1, ch, ha, wa)  # (B*Hb*Wb, C, Ha, Wa)
-    y = F.interpolate(y, size=(h, w), mode="bilinear", align_corners=True)
-    return y.reshape(-1, hb, wb, ch, h, w).permute(0, 3, 4, 5, 1, 2)  # (B, C, h, w, Hb, Wb)
+    if layout == NATIVE:
+        _, ch, ha, wa, hb, wb = x.shape
+        y = F.interpolate(x.permute(0, 4, 5, 1, 2, 3).reshape(-1, ch, ha, wa), size=(h, w), mode="bilinear", align_corners=True)
+        return y.reshape(-1, hb, wb, ch, h, w).permute(0, 3, 4, 5, 1, 2)  # (B, C, h, w, Hb, Wb)
+    _, hb, wb, ch, ha, wa = x.shape
+    y = F.interpolate(x.reshape(-1, ch, ha, wa), size=(h, w), mode="bilinear", align_corners=True)  # (B*Hb*Wb, C, h, w)
+    return y.reshape(-1, hb, wb, ch, h, w)
 
 
 class HPNLearner(nn.Module):
@@ -69,22 +92,38 @@ class HPNLearner(nn.Module):
             nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(),
             nn.Conv2d(64, 2, 3, padding=1),
         )
+        # True: every block in the official NATIVE layout, the way the official code runs
+        # (the benchmark's baseline); the numbers are the same either way (tested)
+        self.official_layout = False
 
-    def squeeze(self, c3: torch.Tensor, c2: torch.Tensor, c1: torch.Tensor):
-        """(N, L_p, Ha_p, Wa_p, Hb_p, Wb_p) per level -> (N, 128, Ha_p, Wa_p, hb, wb)."""
-        return self.encoder_layer4(c3), self.encoder_layer3(c2), self.encoder_layer2(c1)
+    @property
+    def mix_layout(self) -> str:
+        """The layout squeeze() returns and mix() works in."""
+        return NATIVE if self.official_layout else QUERY_GRIDS
+
+    def squeeze(self, c3: torch.Tensor, c2: torch.Tensor, c1: torch.Tensor, layout: str = NATIVE):
+        """Correlations in ``layout`` ((N, L_p, Ha_p, Wa_p, Hb_p, Wb_p) when NATIVE) -> per level
+        (N, hb, wb, 128, Ha_p, Wa_p) in ``mix_layout`` (QUERY_GRIDS; NATIVE when official)."""
+        blocks = (self.encoder_layer4, self.encoder_layer3, self.encoder_layer2)
+        if self.official_layout:
+            return tuple(run_block(block, convert(corr, layout, NATIVE), NATIVE) for block, corr in zip(blocks, (c3, c2, c1)))
+        return tuple(
+            convert(run_block(block, convert(corr, layout, SUPPORT_GRIDS), SUPPORT_GRIDS), SUPPORT_GRIDS, QUERY_GRIDS)
+            for block, corr in zip(blocks, (c3, c2, c1))
+        )
 
     def mix(self, s3: torch.Tensor, s2: torch.Tensor, s1: torch.Tensor) -> torch.Tensor:
-        """Squeezed levels -> (N, 128, Ha1, Wa1), the support dims averaged out."""
-        if not (s3.shape[-2:] == s2.shape[-2:] == s1.shape[-2:]):
+        """Squeezed levels (``mix_layout``) -> (N, 128, Ha1, Wa1), the support dims averaged out."""
+        layout = self.mix_layout
+        grids = [native_dims(t.shape, layout) for t in (s3, s2, s1)]  # (N, C, Ha, Wa, Hb, Wb) each
+        if not (grids[0][4:] == grids[1][4:] == grids[2][4:]):
             raise ValueError(
                 "the squeezed support grids differ across pyramid levels "
-                f"({tuple(s3.shape[-2:])}, {tuple(s2.shape[-2:])}, {tuple(s1.shape[-2:])}); "
-                "this image size does not give a valid HSNet pyramid"
+                f"({grids[0][4:]}, {grids[1][4:]}, {grids[2][4:]}); this image size does not give a valid HSNet pyramid"
             )
-        m = self.encoder_layer4to3(upsample_query_dims(s3, s2.shape[2:4]) + s2)  # (N, 128, Ha2, Wa2, hb, wb)
-        m = self.encoder_layer3to2(upsample_query_dims(m, s1.shape[2:4]) + s1)  # (N, 128, Ha1, Wa1, hb, wb)
-        return m.mean(dim=(-2, -1))  # (N, 128, Ha1, Wa1)
+        m = run_block(self.encoder_layer4to3, upsample_query_dims(s3, grids[1][2:4], layout) + s2, layout)  # level 2's query grid
+        m = run_block(self.encoder_layer3to2, upsample_query_dims(m, grids[2][2:4], layout) + s1, layout)  # level 1's
+        return m.mean(dim=(-2, -1) if layout == NATIVE else (1, 2))  # (N, 128, Ha1, Wa1)
 
     def decode(self, encoded: torch.Tensor) -> torch.Tensor:
         """(N, 128, h, w) -> logits (N, 2, 2h, 2w)."""
@@ -93,5 +132,5 @@ class HPNLearner(nn.Module):
         x = F.interpolate(x, size=(2 * h, 2 * w), mode="bilinear", align_corners=True)
         return self.decoder2(x)
 
-    def forward(self, c3: torch.Tensor, c2: torch.Tensor, c1: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.mix(*self.squeeze(c3, c2, c1)))
+    def forward(self, c3: torch.Tensor, c2: torch.Tensor, c1: torch.Tensor, layout: str = NATIVE) -> torch.Tensor:
+        return self.decode(self.mix(*self.squeeze(c3, c2, c1, layout)))

@@ -19,12 +19,16 @@ checkpoints.
 
 from __future__ import annotations
 
+import contextlib
+from typing import Iterator
+
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from .backbone_features import backbone_spec, split_levels
-from .correlation import l2_normalize_channels, level_correlation, mask_and_normalize
+from .correlation import l2_normalize_channels, level_correlation, mask_and_normalize, support_grid_correlation
+from .grid_layout import NATIVE, SUPPORT_GRIDS
 from .image_size import check_image_size
 from .kshot_vote import kshot_vote
 from .learner import HPNLearner
@@ -79,10 +83,33 @@ class HSNet(nn.Module):
         b, _, h, w = query_img.shape
         query = self.encode_query(query_img)
         support = (support_c3, support_c2, support_c1)
-        pyramid = [level_correlation(q, s) for q, s in zip(query, support)]  # (B*K, L_p, ha, wa, hb, wb)
-        logits = self.hpn_learner(*pyramid)  # (B*K, 2, H/4, W/4)
+        layout = self.correlation_layout
+        pyramid = [self.correlate(q, s) for q, s in zip(query, support)]  # (B*K, ha, wa, L_p, hb, wb) in SUPPORT_GRIDS
+        logits = self.hpn_learner(*pyramid, layout=layout)  # (B*K, 2, H/4, W/4)
         logits = F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=True)
         return logits.reshape(b, -1, 2, h, w)
+
+    @property
+    def correlation_layout(self) -> str:
+        """SUPPORT_GRIDS, where the learner squeezes; NATIVE under ``official_computation``."""
+        return NATIVE if self.hpn_learner.official_layout else SUPPORT_GRIDS
+
+    def correlate(self, query: torch.Tensor, support: torch.Tensor) -> torch.Tensor:
+        """One pyramid level's correlation in ``correlation_layout``."""
+        if self.hpn_learner.official_layout:
+            return level_correlation(query, support)  # the official batched product, NATIVE
+        return support_grid_correlation(query, support)
+
+    @contextlib.contextmanager
+    def official_computation(self) -> Iterator["HSNet"]:
+        """Inside: the official code's order of work (NATIVE layout everywhere, one batched
+        correlation product); the benchmark's baseline. Same numbers (tested)."""
+        previous = self.hpn_learner.official_layout
+        self.hpn_learner.official_layout = True
+        try:
+            yield self
+        finally:
+            self.hpn_learner.official_layout = previous
 
     def forward(self, query_img: torch.Tensor, support_imgs: torch.Tensor, support_masks: torch.Tensor) -> torch.Tensor:
         """query (B, 3, H, W), supports (B, K, 3, H, W), masks (B, K, H, W) -> logits (B, K, 2, H, W)."""

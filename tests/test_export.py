@@ -17,7 +17,6 @@ ort = pytest.importorskip("onnxruntime")
 from conftest import random_episode  # noqa: E402
 from hsnet_deploy.export import check_onnx, export_onnx, export_split  # noqa: E402
 from hsnet_deploy.export import onnx_export  # noqa: E402
-from hsnet_deploy.export.explicit_group_norm import ExplicitGroupNorm, with_explicit_group_norms  # noqa: E402
 from hsnet_deploy.export.mask_vote import vote_mask  # noqa: E402
 from hsnet_deploy.export.static_reshape import plan_target  # noqa: E402
 from hsnet_deploy.hsnet.kshot_vote import kshot_vote  # noqa: E402
@@ -108,25 +107,6 @@ def test_reshape_target_planning():
     assert plan_target(["batch", "shots", 4, 512, 12, 12], ["batch", "shots", 4, 512, 144], inputs) == [[0, 0, 4, 512, 144]]
     # two dims nobody declares cannot be planned
     assert plan_target(["?", 8], ["?", "?", 2, 2], inputs) is None
-
-
-def test_explicit_group_norm_equals_torch_and_keeps_the_state_dict(random_hsnet):
-    g = torch.Generator().manual_seed(1)
-    norm = torch.nn.GroupNorm(4, 16)
-    norm.weight.data = torch.rand(16, generator=g) + 0.5
-    norm.bias.data = torch.randn(16, generator=g)
-    x = torch.randn(3, 16, 5, 4, 3, 2, generator=g) * 3 + 1  # (N, C, Ha, Wa, Hb, Wb)
-    torch.testing.assert_close(ExplicitGroupNorm(norm)(x), norm(x), atol=1e-5, rtol=1e-5)
-
-    import copy
-
-    learner = copy.deepcopy(random_hsnet("resnet50").hpn_learner)
-    before = {k: v.clone() for k, v in learner.state_dict().items()}
-    assert with_explicit_group_norms(learner) == 15  # 5 blocks x 3 GroupNorms
-    assert not any(isinstance(m, torch.nn.GroupNorm) for m in learner.modules())
-    after = learner.state_dict()
-    assert list(after) == list(before)
-    assert all(torch.equal(after[k], before[k]) for k in before)
 
 
 def test_graph_vote_equals_official_vote():
@@ -308,18 +288,18 @@ def _with_extra_output(path, tmp_path, dims_filter):
 
 def test_resnet50_400_ragged_masks_logits_masks_and_correlation(r50_400, random_hsnet, tmp_path):
     """The NOTES.md trap: naive exports got C1 0.99 off, logits 7.9 % off, 0.65 % of pixels flipped."""
-    from hsnet_deploy.hsnet.correlation import level_correlation
+    from hsnet_deploy.hsnet.correlation import support_grid_correlation
 
     model = random_hsnet("resnet50")
     q, s, m = random_episode(1, 1, 400, seed=3)
-    # the graph plus its masked C1 correlation (B*K, 4, 50, 50, 50, 50) as an extra output
-    path, name = _with_extra_output(r50_400, tmp_path, lambda d: d[1:] == [4, 50, 50, 50, 50])
+    # the graph plus its masked C1 correlation, SUPPORT_GRIDS (B*K, 50, 50, 4, 50, 50), as an extra output
+    path, name = _with_extra_output(r50_400, tmp_path, lambda d: d[1:] == [50, 50, 4, 50, 50])
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     logits, mask, corr = sess.run(["logits", "mask", name], {"query_img": q.numpy(), "support_imgs": s.numpy(), "support_masks": m.numpy()})
     with torch.no_grad():
         support = model.encode_support(s, m)
         ref_logits = model.forward_with_support(q, *support).numpy()
-        ref_corr = level_correlation(model.encode_query(q)[2], support[2]).numpy()
+        ref_corr = support_grid_correlation(model.encode_query(q)[2], support[2]).numpy()
     assert corr.shape == ref_corr.shape
     assert np.abs(corr - ref_corr).max() <= 1e-4  # cosine similarities in [0, 1]
     assert np.abs(logits - ref_logits).max() <= 1e-4 * np.abs(ref_logits).max()

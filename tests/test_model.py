@@ -14,6 +14,7 @@ from hsnet_deploy.errors import UserError  # noqa: E402
 from hsnet_deploy.hsnet import CenterPivotConv4d, HSNet, load_hsnet, randomize_for_testing  # noqa: E402
 from hsnet_deploy.hsnet.kshot_vote import kshot_vote  # noqa: E402
 from hsnet_deploy.hsnet.checkpoint import save_official_checkpoint  # noqa: E402
+from hsnet_deploy.hsnet.grid_layout import LAYOUTS, NATIVE, convert  # noqa: E402
 from hsnet_deploy.hsnet.mask_resize import resize_masks  # noqa: E402
 
 # ---------------------------------------------------------------- shapes and parameters
@@ -107,18 +108,20 @@ def dense_4d_conv(x, weight, bias, support_stride):
     return out + bias.view(1, o, 1, 1, 1, 1)
 
 
+@pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("kernel,stride", [(3, 1), (3, 2), (3, 4), (5, 1), (5, 2), (5, 4)])
-def test_center_pivot_equals_dense_4d_conv_on_the_cross(kernel, stride):
+@pytest.mark.parametrize("support", [(9, 7), (2, 3), (3, 3)])  # M > k² and M <= k² (the 1x1 support matrix in QUERY_GRIDS)
+def test_center_pivot_equals_dense_4d_conv_on_the_cross(kernel, stride, support, layout):
     torch.manual_seed(kernel * 10 + stride)
     conv = CenterPivotConv4d(3, 4, kernel, stride).double()
-    x = torch.randn(2, 3, 5, 6, 9, 7, dtype=torch.float64)
+    x = torch.randn(2, 3, 5, 6, *support, dtype=torch.float64)
     c = kernel // 2
     dense = torch.zeros(4, 3, kernel, kernel, kernel, kernel, dtype=torch.float64)
     dense[:, :, :, :, c, c] += conv.conv1.weight.detach()  # query-dims taps, support offset 0
     dense[:, :, c, c, :, :] += conv.conv2.weight.detach()  # support-dims taps, query offset 0
     bias = (conv.conv1.bias + conv.conv2.bias).detach()
     expected = dense_4d_conv(x, dense, bias, stride)
-    got = conv(x)
+    got = convert(conv(convert(x, NATIVE, layout), layout), layout, NATIVE)
     assert got.shape == expected.shape
     torch.testing.assert_close(got, expected, rtol=1e-10, atol=1e-10)
 

@@ -1,0 +1,80 @@
+"""The learner's memory layouts: conversions, the grid GroupNorm, the 1x1 support matrix,
+and that the exported learner really moves fewer bytes (Transpose nodes)."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from hsnet_deploy.hsnet.center_pivot_conv import CenterPivotConv4d, support_tap_index  # noqa: E402
+from hsnet_deploy.hsnet.grid_group_norm import GridGroupNorm  # noqa: E402
+from hsnet_deploy.hsnet.grid_layout import LAYOUTS, NATIVE, QUERY_GRIDS, SUPPORT_GRIDS, convert, native_dims, permutation  # noqa: E402
+
+
+def test_layouts_round_trip_and_name_their_axes():
+    x = torch.arange(2 * 3 * 4 * 5 * 6 * 7).reshape(2, 3, 4, 5, 6, 7)  # (B, C, Ha, Wa, Hb, Wb)
+    assert convert(x, NATIVE, SUPPORT_GRIDS).shape == (2, 4, 5, 3, 6, 7)
+    assert convert(x, NATIVE, QUERY_GRIDS).shape == (2, 6, 7, 3, 4, 5)
+    for a in LAYOUTS:
+        for b in LAYOUTS:
+            y = convert(convert(x, NATIVE, a), a, b)
+            assert native_dims(y.shape, b) == (2, 3, 4, 5, 6, 7)
+            assert torch.equal(convert(y, b, NATIVE), x)
+    # element (b, c, ha, wa, hb, wb) sits where each layout says
+    assert convert(x, NATIVE, QUERY_GRIDS)[1, 5, 6, 2, 3, 4] == x[1, 2, 3, 4, 5, 6]
+    assert convert(x, NATIVE, SUPPORT_GRIDS)[1, 3, 4, 2, 5, 6] == x[1, 2, 3, 4, 5, 6]
+    assert permutation(SUPPORT_GRIDS, QUERY_GRIDS) == (0, 4, 5, 3, 1, 2)
+    with pytest.raises(ValueError, match="unknown correlation layout"):
+        convert(x, NATIVE, "channels-last")
+
+
+@pytest.mark.parametrize("layout", [SUPPORT_GRIDS, QUERY_GRIDS])
+def test_grid_group_norm_equals_torch_group_norm(layout):
+    g = torch.Generator().manual_seed(1)
+    norm = GridGroupNorm(4, 16)
+    norm.weight.data = torch.rand(16, generator=g) + 0.5
+    norm.bias.data = torch.randn(16, generator=g)
+    # per-group offsets and scales, so a wrong grouping (or a wrong axis) changes the result
+    x = torch.randn(3, 16, 5, 4, 3, 2, generator=g) * (torch.arange(16) + 1.0).view(1, 16, 1, 1, 1, 1)
+    x = x + torch.arange(16.0).view(1, 16, 1, 1, 1, 1) * 4
+    expected = torch.nn.functional.group_norm(x, 4, norm.weight, norm.bias, norm.eps)
+    got = convert(norm(convert(x, NATIVE, layout), layout), layout, NATIVE)
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(norm(x), expected)  # no layout: PyTorch's own
+    assert list(norm.state_dict()) == ["weight", "bias"]
+
+
+def test_support_tap_index_joins_positions_by_their_kernel_tap():
+    # 1-D view: Hb = 1 row; Wb = 4, k = 3, stride 2 -> outputs at support columns 0, 2
+    index = support_tap_index(1, 4, 3, 2)  # (1*2, 1*4)
+    none = 9  # k²: no tap
+    # output 0 centred on column 0 (taps at columns -1, 0, 1 -> kernel columns 0, 1, 2 of row 1)
+    assert index[0].tolist() == [4, 5, none, none]
+    assert index[1].tolist() == [none, 3, 4, 5]  # output 1 centred on column 2
+
+
+def test_support_matrix_is_the_strided_conv():
+    torch.manual_seed(0)
+    conv = CenterPivotConv4d(3, 5, 3, 2).double()
+    x = torch.randn(7, 3, 3, 2, dtype=torch.float64)  # 7 query positions, a 3 x 2 support grid
+    weight, bias = conv.support_matrix(3, 2)  # (M'*O, M*C, 1, 1)
+    assert weight.shape == (2 * 1 * 5, 3 * 2 * 3, 1, 1)
+    flat = x.permute(0, 2, 3, 1).reshape(7, -1, 1, 1)  # channels ordered (hb, wb, c)
+    got = torch.nn.functional.conv2d(flat, weight, bias).reshape(7, 2, 1, 5).permute(0, 3, 1, 2)
+    torch.testing.assert_close(got, conv.conv2(x))
+
+
+def test_official_computation_gives_the_same_logits_in_the_official_layout(random_hsnet):
+    from conftest import random_episode
+
+    model = random_hsnet("resnet50", seed=3)
+    q, s, m = random_episode(1, 2, 128, seed=4)
+    with torch.no_grad():
+        ours = model(q, s, m)
+        assert model.correlation_layout == SUPPORT_GRIDS
+        with model.official_computation():
+            assert model.correlation_layout == NATIVE and model.hpn_learner.mix_layout == NATIVE
+            official = model(q, s, m)
+        assert not model.hpn_learner.official_layout  # restored
+    torch.testing.assert_close(ours, official, rtol=1e-4, atol=1e-5 * float(official.abs().max()))
