@@ -6,6 +6,7 @@
                               all-constant nodes -> initializers (never Q/DQ)
     clean  static reshapes    computed Reshape targets -> constants                   keeps shapes
     clean  resize as matmul   bilinear align_corners Resize -> R_h · X · R_wᵀ          keeps shapes
+    clean  merge slices       Slice -> Slice on other axes -> one Slice               keeps shapes
     clean  fold constants     again, then drop whatever no output needs               keeps shapes
     clean  metadata           graph name, producer, the contract's metadata record    reads
     check  store shapes       strict inference of the final graph -> value_info       reads
@@ -151,6 +152,12 @@ def resizes_as_matmul(state: GraphState) -> int:
     return changes
 
 
+def merge_slices(state: GraphState) -> int:
+    from .merge_slices import merge_slices as merge
+
+    return merge(state.model)
+
+
 def metadata(state: GraphState) -> int:
     import torch
 
@@ -192,6 +199,7 @@ def fp32_passes() -> list[GraphPass]:
         GraphPass("fold constants", "clean", fold_constants, KEEPS_SHAPES),
         GraphPass("static reshapes", "clean", static_reshapes, KEEPS_SHAPES),
         GraphPass("resize as matmul", "clean", resizes_as_matmul, KEEPS_SHAPES),
+        GraphPass("merge slices", "clean", merge_slices, KEEPS_SHAPES),
         GraphPass("fold constants", "clean", fold_constants, KEEPS_SHAPES),
         GraphPass("metadata", "clean", metadata, READS),
         GraphPass("store shapes", "check", store_shapes, READS),

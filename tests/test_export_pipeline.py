@@ -87,7 +87,8 @@ def test_export_functions_take_keywords_or_options(tmp_path, monkeypatch):
 def test_the_fp32_pass_list():
     passes = pipeline.fp32_passes()
     assert [p.name for p in passes] == [
-        "trace", "fold constants", "static reshapes", "resize as matmul", "fold constants", "metadata", "store shapes", "check",
+        "trace", "fold constants", "static reshapes", "resize as matmul", "merge slices", "fold constants", "metadata",
+        "store shapes", "check",
     ]
     stages = [p.stage for p in passes]
     assert sorted(stages, key=pipeline.STAGES.index) == stages and set(stages) == set(pipeline.STAGES)
