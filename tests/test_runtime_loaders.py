@@ -3,6 +3,8 @@ and the graph contract's metadata rules."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -54,9 +56,9 @@ def test_options_reach_the_onnxruntime_session(tmp_path, monkeypatch):
     seen = {}
     real = ort.InferenceSession
 
-    def spy(model, sess_options=None, providers=None):
+    def spy(model, sess_options=None, providers=None, **kwargs):
         seen.update(threads=sess_options.intra_op_num_threads, providers=list(providers))
-        return real(model, sess_options=sess_options, providers=providers)
+        return real(model, sess_options=sess_options, providers=providers, **kwargs)
 
     monkeypatch.setattr(ort, "InferenceSession", spy)
     runners = open_runners(path, RuntimeOptions(device="cpu", threads=1, providers=("CPUExecutionProvider",)))
@@ -68,6 +70,26 @@ def test_options_reach_the_onnxruntime_session(tmp_path, monkeypatch):
         open_runners(path, RuntimeOptions(providers=("NopeExecutionProvider",)))
     with pytest.raises(UserError, match="threads must be a positive integer"):
         RuntimeOptions(threads=0)
+
+
+def test_cpu_sessions_keep_the_query_transpose_out_of_the_correlation_matmul(tmp_path):
+    """CPU_DISABLED_OPTIMIZERS: Transpose -> MatMul stays two nodes (onnxruntime would fuse it
+    into a FusedMatMul with transA, which ran at half speed on the correlation)."""
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Transpose", ["q"], ["qt"], perm=[1, 0]), helper.make_node("MatMul", ["qt", "s"], ["y"])], "corr",
+        [helper.make_tensor_value_info("q", TensorProto.FLOAT, [8, 5]), helper.make_tensor_value_info("s", TensorProto.FLOAT, [8, 6])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [5, 6])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    optimized = tmp_path / "optimized.onnx"
+    session = OnnxSessionLoader(model, device="cpu").session(profile_prefix=str(tmp_path / "p"), optimized_model_path=str(optimized))
+    q, s = np.random.default_rng(0).standard_normal((8, 5), dtype=np.float32), np.ones((8, 6), np.float32)
+    np.testing.assert_allclose(session.run(None, {"q": q, "s": s})[0], q.T @ s, rtol=1e-5)
+    assert Path(session.end_profiling()).is_file()  # the profiler was on
+    ops = [n.op_type for n in onnx.load(str(optimized)).graph.node]
+    assert "FusedMatMul" not in ops and ops.count("MatMul") == 1
 
 
 def test_graph_choice_episode_or_split(tmp_path):
