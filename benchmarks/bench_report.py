@@ -4,7 +4,7 @@
      results   one per case: latency stats, ratio to the baseline of its K, stages,
                support encoding, memory, parameters, FLOPs / elements per stage,
                agreement with the baseline's reference episode
-     skipped, notes, table5, roofline (ESTIMATES, never measured)}
+     skipped, notes, table5, gemm_peaks (measured this run), roofline (ESTIMATES, never measured)}
 
 Per case, with t the timed episode latencies and b the baseline's median at the same K:
 
@@ -13,6 +13,9 @@ Per case, with t the timed episode latencies and b the baseline's median at the 
                                 backend cannot be cut: one "network" stage)
     agreement                 = mean(mask == baseline mask), max |logits - baseline logits|
                                 on episode 0 (network-size logits (K, 2, S, S))
+    achieved_per_stage        = FLOPs / median stage time, and its share of the measured
+                                GEMM peak of the backend (``peak_share``)
+    operator_ms / _shares     = onnxruntime: median profiled time per operator type
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from .bench_settings import BenchSettings
 from .configurations import CACHED_MODE, COST_EPISODE, COST_OFFICIAL, COST_QUERY
 from .cost_formulas import Cost
 from .latency_stats import summarize
+from .peak_share import achieved_per_stage, operator_shares
 from .roofline import PRECISIONS, TARGETS, estimate_episode
 from .staged_forward import NETWORK_STAGES, STAGES, SUPPORT_BACKBONE
 from .synthetic_episode import ORIGINAL_SIZE, QUERY_POOL
@@ -73,6 +77,8 @@ def case_report(case: Case, baseline: dict, costs: dict) -> dict:
             "mask_pixels_equal": float(np.mean(case.reference.mask == ref.mask)),
             "logits_max_abs_diff": float(np.max(np.abs(case.reference.logits - ref.logits))),
         }
+    op_seconds = getattr(cfg, "op_seconds", None) or []
+    operator_ms = {op: float(np.median([run.get(op, 0.0) for run in op_seconds]) * 1e3) for op in {o for run in op_seconds for o in run}}
     report = {
         "key": cfg.key,
         "label": cfg.label,
@@ -101,6 +107,8 @@ def case_report(case: Case, baseline: dict, costs: dict) -> dict:
         "elements_moved_total": sum(elements.values()),
         "support_encoding_flops": None if support_cost is None else support_cost.flops,
         "agreement_with_baseline": agreement,
+        "operator_ms": operator_ms or None,
+        "operator_shares": operator_shares(operator_ms) or None,
         "notes": list(cfg.notes),
     }
     if baseline is not None:
@@ -188,13 +196,16 @@ def settings_section(s: BenchSettings, backbone: str, img_size: int, device) -> 
     }
 
 
-def build_report(s: BenchSettings, models, cases: list[Case], costs: dict, skipped: list, notes: list, table5) -> dict:
-    """The whole report; ``models``: the run's BenchModels (device, backbone, img_size)."""
+def build_report(s: BenchSettings, models, cases: list[Case], costs: dict, skipped: list, notes: list, table5, peaks: dict) -> dict:
+    """The whole report; ``models``: the run's BenchModels (device, backbone, img_size);
+    ``peaks``: this run's measured GEMM peaks (``gemm_peak.measure_peaks``)."""
     baselines = {}
     for case in cases:
         if case.is_baseline:
             baselines[case.shots] = {"median_ms": summarize(case.latencies).median_ms, "reference": case.reference}
     results = [case_report(case, baselines.get(case.shots), costs) for case in cases]
+    for result in results:
+        result["achieved_per_stage"] = achieved_per_stage(result, peaks)
     return {
         "schema": SCHEMA,
         "environment": environment(models.device, s.threads),
@@ -203,5 +214,6 @@ def build_report(s: BenchSettings, models, cases: list[Case], costs: dict, skipp
         "skipped": skipped,
         "notes": notes,
         "table5": table5,
+        "gemm_peaks": peaks,
         "roofline": roofline_section(cases, costs),
     }

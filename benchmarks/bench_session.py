@@ -5,6 +5,7 @@
              -> prepare, reference episode, warm-up (peak memory), timed episodes
                 in a rotating order, staged episodes                              interleaved_timing
              -> FLOPs / elements per stage (counted on the meta device)           path_costs
+             -> this machine's dense-GEMM peak per backend / precision            gemm_peak
              -> Table 5                                                           table5
              -> one report dict (what ``--json`` writes), roofline ESTIMATES      bench_report
 
@@ -21,6 +22,7 @@ from .bench_cases import build_cases
 from .bench_models import load_models
 from .bench_report import build_report
 from .bench_settings import BenchSettings
+from .gemm_peak import measure_peaks
 from .interleaved_timing import episode_count, measure_cases
 from .path_costs import count_path_costs
 from .synthetic_episode import make_episodes
@@ -55,10 +57,12 @@ def run_benchmark(settings: BenchSettings) -> dict:
         episodes = {k: make_episodes(k, s.seed) for k in s.shots}
         measure_cases(s, cases, episodes, models.device, progress)
         costs = count_path_costs(models.backbone, models.img_size, s.shots)
+        progress.set_postfix_str("GEMM peak")
+        peaks = measure_peaks(str(models.device), s.threads, with_onnxruntime=bool(models.onnx_models))
         table5 = None
         if table5_size:
             from .table5 import run_table5
 
             progress.set_postfix_str(f"Table 5 at {table5_size}x{table5_size}")
             table5 = run_table5(table5_size, models.device, s.table5_iters, tick=lambda: progress.update(1))
-        return build_report(s, models, cases, costs, skipped, models.notes, table5)
+        return build_report(s, models, cases, costs, skipped, models.notes, table5, peaks)

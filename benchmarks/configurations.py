@@ -74,6 +74,11 @@ class Configuration(abc.ABC):
     def run(self, episode: Episode, staged: bool = False) -> EpisodeOutput:
         """One episode end to end."""
 
+    def finish_staged(self, samples: list[dict]) -> list[dict]:
+        """After the staged passes: the per-episode stage seconds as they should be reported
+        (a backend that profiles its staged runs fills them in here)."""
+        return samples
+
     def parameters(self) -> dict:
         return {"learnable": None, "total": None}
 

@@ -7,9 +7,10 @@
     timed        ``iters`` passes: pass r runs the cases rotated by r (case r first), on
                  query r mod QUERY_POOL; per episode the end-to-end latency, the network
                  part (everything but pre- and post-processing) and the stages
-    staged       ``stage_iters`` passes over the PyTorch cases, every network stage
-                 timed one by one (apart from the timed passes: cutting the network
-                 into stages is not how it runs, so these never enter the latencies)
+    staged       ``stage_iters`` passes over the stageable cases (apart from the timed
+                 passes: these never enter the latencies): PyTorch runs every network
+                 stage timed one by one, onnxruntime runs its graph under its profiler
+                 and splits the node times into the same stages afterwards
 
 A shared machine slows down and speeds up over minutes; rotating the order each pass
 spreads that drift over all cases instead of charging it to whichever ran last.
@@ -84,3 +85,5 @@ def measure_cases(s: BenchSettings, cases: list[Case], episodes: dict, device, p
             case.staged_stages.append(out.seconds)
             progress.set_postfix_str(f"stages {case.config.label} K={case.shots}")
             progress.update(1)
+    for case in stageable:
+        case.staged_stages = case.config.finish_staged(case.staged_stages)

@@ -6,7 +6,11 @@
                       as the one-off support encoding), then per query only
                       prepare_query, network_logits (the query graph), postprocess
 
-The graph is timed as one "network" stage: onnxruntime cannot be cut into HSNet's stages.
+In the timed episodes the graph is one "network" stage. The staged episodes run the same
+graph under onnxruntime's profiler (a second session from the same loader: same threads,
+providers and graph options; one unprofiled-in-the-result warm-up run first) and split
+its node times into HSNet's stages (:mod:`onnxruntime_stages`); the operator times of
+those runs (e.g. the Transpose share) go to the report too.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ import time
 import numpy as np
 
 from ..runtime.postprocess import postprocess
+from ..runtime.graph_contract import EPISODE, QUERY
 from .configurations import CACHED_MODE, COST_EPISODE, COST_QUERY, EPISODE_MODE, Configuration, EpisodeOutput
+from .onnxruntime_stages import SessionProfile
 from .staged_forward import NETWORK, POST, PRE
 from ..hsnet.data.episode import Episode
 
@@ -27,6 +33,7 @@ class OnnxRuntimeConfiguration(Configuration):
 
     backend = "onnxruntime"
     precision = "as exported"
+    can_stage = True
 
     def __init__(self, key, label, segmenter, shots, img_size, source, parameter_counts: dict):
         super().__init__(label, shots, img_size, source)
@@ -36,6 +43,8 @@ class OnnxRuntimeConfiguration(Configuration):
         self.cost_path = COST_QUERY if segmenter.is_split else COST_EPISODE
         self._parameter_counts = parameter_counts
         self._support = None
+        self._profile: SessionProfile | None = None
+        self.op_seconds: list[dict[str, float]] = []  # per staged episode: operator type -> seconds
 
     def prepare(self, episode: Episode, repeats: int = 3) -> None:
         if self.mode != CACHED_MODE:
@@ -55,13 +64,40 @@ class OnnxRuntimeConfiguration(Configuration):
         seconds[PRE] = time.perf_counter() - start
 
         start = time.perf_counter()
-        shot_logits = seg.network_logits(query, support)[0]  # (K, 2, S, S)
+        if staged:
+            shot_logits = self._profiled_logits(query, support)
+        else:
+            shot_logits = seg.network_logits(query, support)[0]  # (K, 2, S, S)
         seconds[NETWORK] = time.perf_counter() - start
 
         start = time.perf_counter()
         mask = postprocess(shot_logits, original_size)
         seconds[POST] = time.perf_counter() - start
         return EpisodeOutput(mask, np.asarray(shot_logits, dtype=np.float32), seconds)
+
+    def _profiled_logits(self, query, support):
+        if self._profile is None:
+            runner = self.segmenter.runners[QUERY if self.mode == CACHED_MODE else EPISODE]
+            self._profile = SessionProfile(runner)
+            with self._profile.active():
+                self.segmenter.network_logits(query, support)  # warm-up of the fresh session, dropped in finish_staged
+        with self._profile.active():
+            return self.segmenter.network_logits(query, support)[0]  # (K, 2, S, S)
+
+    def finish_staged(self, samples: list[dict]) -> list[dict]:
+        """Replace each staged episode's "network" by its profiled stages (warm-up run dropped)."""
+        if self._profile is None:
+            return samples
+        runs = self._profile.finish()
+        self._profile = None
+        per_stage = runs.per_stage()[1:]
+        self.op_seconds = runs.per_op()[1:]
+        out = []
+        for sample, stages in zip(samples, per_stage):
+            merged = {k: v for k, v in sample.items() if k != NETWORK}
+            merged.update(stages)
+            out.append(merged)
+        return out
 
     def parameters(self) -> dict:
         return dict(self._parameter_counts)

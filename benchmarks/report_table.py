@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
-from .staged_forward import STAGES
+from .staged_forward import NETWORK_STAGES, STAGES
 
 
 def text_table(headers: Sequence[str], rows: Sequence[Sequence[str]], align: Optional[str] = None) -> str:
@@ -91,7 +91,38 @@ def stage_section(report: dict) -> str:
     present = [st for st in STAGES if any(st in r["stages_ms"] for r in report["results"])]
     headers = ["K", "configuration"] + present
     rows = [[str(r["shots"]), r["label"]] + [_ms(r["stages_ms"].get(st)) for st in present] for r in report["results"]]
-    return "MEASURED: per-stage median ms ('network' = a backend timed as a whole)\n" + text_table(headers, rows, "ll" + "r" * len(present))
+    return "MEASURED: per-stage median ms (staged runs: PyTorch stage by stage, onnxruntime profiled and split by stage)\n" + text_table(headers, rows, "ll" + "r" * len(present))
+
+
+def achieved_section(report: dict) -> str:
+    """GFLOP/s per stage and its share of this run's measured GEMM peak."""
+    peaks = report.get("gemm_peaks") or {}
+    peak_line = ", ".join(f"{k} {v['gflops']:.0f}" for k, v in peaks.items() if v.get("gflops")) or "none measured"
+    rows, present = [], [st for st in NETWORK_STAGES if any(st in (r.get("achieved_per_stage") or {}) for r in report["results"])]
+    for r in report["results"]:
+        achieved = r.get("achieved_per_stage") or {}
+        if not achieved:
+            continue
+        cells = []
+        for st in present:
+            a = achieved.get(st)
+            cells.append("-" if a is None else f"{a['gflops']:.0f}" + ("" if a["share_of_peak"] is None else f" ({100 * a['share_of_peak']:.0f}%)"))
+        rows.append([str(r["shots"]), r["label"]] + cells)
+    title = f"MEASURED: achieved GFLOP/s per stage (share of this run's dense-GEMM peak, GFLOP/s: {peak_line})"
+    return title + "\n" + text_table(["K", "configuration"] + present, rows, "ll" + "r" * len(present))
+
+
+def operator_section(report: dict, top: int = 6) -> str:
+    """onnxruntime's profiled time per operator type (the Transpose share among them)."""
+    lines = []
+    for r in report["results"]:
+        shares = r.get("operator_shares") or {}
+        if not shares:
+            continue
+        head = ", ".join(f"{op} {100 * v:.1f}%" for op, v in list(shares.items())[:top])
+        transpose = 100 * shares.get("Transpose", 0.0)
+        lines.append(f"  K={r['shots']} {r['label']}: Transpose {transpose:.1f}%; {head}")
+    return ("MEASURED: onnxruntime profile, share of node time per operator\n" + "\n".join(lines)) if lines else ""
 
 
 def flops_section(report: dict) -> str:
@@ -169,8 +200,9 @@ def format_report(report: dict) -> str:
         f"device {st['device']} ({where}); {st['iters']} timed episodes per configuration after {st['warmup']} warm-up, "
         f"configurations interleaved; torch {env['torch']}, onnxruntime {env['onnxruntime']}"
     )
-    parts = [header, latency_section(report), stage_section(report), flops_section(report), parameter_section(report),
-             table5_section(report.get("table5")), roofline_section(report["roofline"], report)]
+    parts = [header, latency_section(report), stage_section(report), achieved_section(report), operator_section(report),
+             flops_section(report), parameter_section(report), table5_section(report.get("table5")), roofline_section(report["roofline"], report)]
+    parts = [p for p in parts if p]
     extra = [f"  skipped: {s['config']} K={s['shots']}: {s['reason']}" for s in report.get("skipped", [])]
     extra += [f"  note: {n}" for n in report.get("notes", [])]
     if extra:

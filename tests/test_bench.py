@@ -19,10 +19,10 @@ RESULT_FIELDS = {
     "latency_ms", "network_latency_ms", "fps", "latency_ratio_to_baseline", "speedup_vs_baseline",
     "stages_ms", "stages_source", "support_encoding_ms", "memory", "parameters", "flops_per_stage",
     "flops_total", "gflops_total", "elements_moved_per_stage", "elements_moved_total",
-    "support_encoding_flops", "agreement_with_baseline", "notes",
+    "support_encoding_flops", "agreement_with_baseline", "operator_ms", "operator_shares", "achieved_per_stage", "notes",
 }
 LATENCY_FIELDS = {"n", "median_ms", "p90_ms", "p99_ms", "mean_ms", "std_ms", "min_ms", "max_ms", "fps"}
-TOP_FIELDS = {"schema", "environment", "settings", "results", "skipped", "notes", "table5", "roofline"}
+TOP_FIELDS = {"schema", "environment", "settings", "results", "skipped", "notes", "table5", "gemm_peaks", "roofline"}
 
 try:
     import onnxruntime  # noqa: F401  (only whether they import matters)
@@ -113,11 +113,22 @@ def test_default_run_includes_its_onnx_export(tiny_run):
     keys = {(r["key"], r["shots"]) for r in report["results"]}
     for k in (1, 2):
         assert ("onnxruntime-episode", k) in keys and ("onnxruntime-cached", k) in keys
+    network_stages = {"query backbone", "correlation", "squeezing blocks", "mixing blocks", "decoder"}
     for r in report["results"]:
         if r["backend"] == "onnxruntime":
-            assert "network" in r["stages_ms"]
+            # the profiled staged runs replace the one "network" stage by HSNet's stages
+            assert "network" not in r["stages_ms"] and network_stages <= set(r["stages_ms"])
+            assert ("support backbone + masking" in r["stages_ms"]) == (r["mode"] == "episode")
+            assert r["stages_ms"].get("unattributed", 0.0) <= 0.01 * sum(r["stages_ms"].values())
+            assert r["operator_shares"] and sum(r["operator_shares"].values()) == pytest.approx(1.0)
             # same weights as the baseline: the exported graph must agree with it
             assert r["agreement_with_baseline"]["logits_max_abs_diff"] < 1e-2
+        # throughput per stage against this run's measured peak of the same backend
+        peak = report["gemm_peaks"][f"{r['backend']} fp32"]["gflops"]
+        assert peak > 0
+        for stage, a in r["achieved_per_stage"].items():
+            expected = r["flops_per_stage"][stage] / (r["stages_ms"][stage] / 1e3) / 1e9
+            assert a["gflops"] == pytest.approx(expected) and a["share_of_peak"] == pytest.approx(expected / peak)
 
 
 def test_table5_and_roofline_sections(tiny_run):
