@@ -78,3 +78,19 @@ def test_official_computation_gives_the_same_logits_in_the_official_layout(rando
             official = model(q, s, m)
         assert not model.hpn_learner.official_layout  # restored
     torch.testing.assert_close(ours, official, rtol=1e-4, atol=1e-5 * float(official.abs().max()))
+
+
+def test_support_grid_correlation_eager_and_traced_forms_equal_the_official_product():
+    """Eager PyTorch and the traced (exported) graph take different products; both must give the
+    official correlation, negative cosines clamped to 0, moved to SUPPORT_GRIDS."""
+    from hsnet_deploy.hsnet.correlation import level_correlation, support_grid_correlation
+
+    g = torch.Generator().manual_seed(0)
+    q, s = torch.randn(2, 3, 8, 5, 6, generator=g), torch.randn(2, 3, 3, 8, 4, 7, generator=g)  # B=2, K=3, L=3
+    official = level_correlation(q, s)  # (B*K, L, Ha, Wa, Hb, Wb)
+    assert (official == 0).any() and (official > 0).any()
+    eager = support_grid_correlation(q, s)
+    traced = torch.jit.trace(support_grid_correlation, (q, s))(q, s)
+    for got in (eager, traced):
+        assert got.shape == (6, 5, 6, 3, 4, 7)
+        torch.testing.assert_close(convert(got, SUPPORT_GRIDS, NATIVE), official)
