@@ -97,7 +97,7 @@ def stage_section(report: dict) -> str:
 def achieved_section(report: dict) -> str:
     """GFLOP/s per stage and its share of this run's measured GEMM peak."""
     peaks = report.get("gemm_peaks") or {}
-    peak_line = ", ".join(f"{k} {v['gflops']:.0f}" for k, v in peaks.items() if v.get("gflops")) or "none measured"
+    peak_line = ", ".join(f"{k} {v['gflops']:.0f} ({v.get('probe', '?')})" for k, v in peaks.items() if v.get("gflops")) or "none measured"
     rows, present = [], [st for st in NETWORK_STAGES if any(st in (r.get("achieved_per_stage") or {}) for r in report["results"])]
     for r in report["results"]:
         achieved = r.get("achieved_per_stage") or {}

@@ -24,6 +24,7 @@ COLOURS = {
     "squeezing blocks": (44, 160, 44),
     "mixing blocks": (152, 223, 138),
     "decoder": (214, 39, 40),
+    "unattributed": (199, 199, 199),
     "network": (148, 103, 189),
     "post-processing": (97, 97, 97),
 }
