@@ -42,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="CPU threads for PyTorch and onnxruntime (default: theirs); 1 gives steadier numbers on a busy machine")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random weights and synthetic images (default 0)")
     parser.add_argument("--json", metavar="OUT.json", help="write the full report as JSON")
-    parser.add_argument("--plot", metavar="OUT.png", help="write the stage breakdown as a PNG bar chart")
+    parser.add_argument("--plot", metavar="OUT.png", help="write the stage breakdown as a PNG bar chart (and OUT.peak.png: each stage's share of the measured peak)")
 
 
 def parse_shots(text: str) -> tuple[int, ...]:
@@ -113,8 +113,12 @@ def run(args: argparse.Namespace) -> int:
         write_text_atomic(args.json, report_json(report))
         print(f"\nwrote {args.json}")
     if args.plot:
+        from .peak_chart import peak_chart_path, write_peak_chart
         from .stage_chart import write_stage_chart
 
         write_stage_chart(report, args.plot)
         print(f"wrote {args.plot}")
+        if any(r.get("achieved_per_stage") for r in report["results"]):
+            write_peak_chart(report, peak_chart_path(args.plot))
+            print(f"wrote {peak_chart_path(args.plot)}")
     return 0

@@ -64,6 +64,8 @@ def test_tiny_run_writes_table_json_and_png(tiny_run):
 
     with Image.open(out_png) as img:
         assert img.format == "PNG" and img.size[0] > 400 and img.size[1] > 100
+    with Image.open(out_png.with_name("bench.peak.png")) as img:  # each stage's share of the measured peak
+        assert img.format == "PNG" and img.size[0] > 400 and img.size[1] > 100
 
 
 def test_json_has_every_field_and_ordered_percentiles(tiny_run):
