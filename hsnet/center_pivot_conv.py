@@ -52,7 +52,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .grid_layout import NATIVE, QUERY_GRIDS, SUPPORT_GRIDS, convert, swap_grids
+from .grid_layout import NATIVE, QUERY_GRIDS, SUPPORT_GRIDS, check_layout, swap_grids
 
 
 @functools.lru_cache(maxsize=64)
@@ -90,7 +90,7 @@ class CenterPivotConv4d(nn.Module):
             return self._on_support_grids(x)
         if layout == QUERY_GRIDS:
             return self._on_query_grids(x)
-        convert(x[:0], layout, NATIVE)  # an unknown layout is a clear error
+        check_layout(layout)
         return self._on_native(x)
 
     def _on_native(self, x: torch.Tensor) -> torch.Tensor:

@@ -42,22 +42,23 @@ _ORDER = {
 }
 
 
-def _check(layout: str) -> None:
+def check_layout(layout: str) -> None:
+    """A ValueError naming the layouts when ``layout`` is not one of them."""
     if layout not in _ORDER:
         raise ValueError(f"unknown correlation layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
 
 
 def permutation(src: str, dst: str) -> tuple[int, ...]:
     """The axes order p with ``x_dst = x_src.permute(p)``."""
-    _check(src)
-    _check(dst)
+    check_layout(src)
+    check_layout(dst)
     return tuple(_ORDER[src].index(native_axis) for native_axis in _ORDER[dst])
 
 
 def convert(x: torch.Tensor, src: str, dst: str) -> torch.Tensor:
     """``x`` (a 6-D correlation in layout ``src``) in layout ``dst`` (no copy if equal)."""
     if src == dst:
-        _check(src)
+        check_layout(src)
         return x
     if {src, dst} == {SUPPORT_GRIDS, QUERY_GRIDS}:
         return swap_grids(x)
@@ -75,6 +76,6 @@ def swap_grids(x: torch.Tensor) -> torch.Tensor:
 
 def native_dims(shape, layout: str) -> tuple[int, int, int, int, int, int]:
     """(B, C, Ha, Wa, Hb, Wb) of a tensor of ``shape`` held in ``layout``."""
-    _check(layout)
+    check_layout(layout)
     order = _ORDER[layout]
     return tuple(int(shape[order.index(axis)]) for axis in range(6))  # type: ignore[return-value]

@@ -94,3 +94,9 @@ def test_support_grid_correlation_eager_and_traced_forms_equal_the_official_prod
     for got in (eager, traced):
         assert got.shape == (6, 5, 6, 3, 4, 7)
         torch.testing.assert_close(convert(got, SUPPORT_GRIDS, NATIVE), official)
+
+
+def test_an_unknown_layout_is_a_clear_error():
+    conv = CenterPivotConv4d(2, 3, 3, 2)
+    with pytest.raises(ValueError, match="unknown correlation layout 'nchw'"):
+        conv(torch.zeros(1, 2, 3, 3, 4, 4), "nchw")
