@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import torch
 
+from .grid_layout import NATIVE, SUPPORT_GRIDS, convert
 from .mask_resize import resize_masks
 
 NORM_EPS = 1e-5
@@ -45,15 +46,14 @@ def support_grid_correlation(query: torch.Tensor, support: torch.Tensor) -> torc
     support (B, K, L, C, Hb, Wb)   normalised, masked support features
     returns (B*K, Ha, Wa, L, Hb, Wb)
     """
+    if not torch.jit.is_tracing():
+        # eager PyTorch: the batched product, then one layout copy (320 ms; per layer + cat: 434)
+        return convert(level_correlation(query, support), NATIVE, SUPPORT_GRIDS).contiguous()
+    # the exported graph: one product per layer and a Concat (onnxruntime: 198 ms; batched: 278 + copy)
     b, layers, ch, ha, wa = query.shape
     k, hb, wb = support.shape[1], support.shape[-2], support.shape[-1]
     q = query.reshape(b, 1, layers, ch, ha * wa).transpose(-1, -2)  # (B, 1, L, Ha*Wa, C)
     s = support.reshape(b, k, layers, ch, hb * wb)  # (B, K, L, C, Hb*Wb)
-    if not torch.jit.is_tracing():
-        # eager PyTorch: one batched product, then the layout copy (320 ms; per layer + cat: 434)
-        corr = torch.matmul(q, s).clamp_(min=0)  # (B, K, L, Ha*Wa, Hb*Wb), a fresh tensor
-        return corr.transpose(2, 3).reshape(-1, ha, wa, layers, hb, wb)
-    # the exported graph: one product per layer and a Concat (onnxruntime: 198 ms; batched: 278 + copy)
     pairs = zip(q.split(1, dim=2), s.split(1, dim=2))  # one Split each, no index ops: (B, 1, 1, Ha*Wa, C), (B, K, 1, C, Hb*Wb)
     per_layer = [torch.matmul(qi, si).reshape(b, k, ha * wa, 1, hb * wb) for qi, si in pairs]  # L x (B, K, Ha*Wa, 1, Hb*Wb)
     corr = torch.cat(per_layer, dim=3).clamp(min=0)  # (B, K, Ha*Wa, L, Hb*Wb)
@@ -67,5 +67,5 @@ def level_correlation(query: torch.Tensor, support: torch.Tensor) -> torch.Tenso
     hb, wb = support.shape[-2:]
     q = query.reshape(b, 1, layers, ch, ha * wa).transpose(-1, -2)  # (B, 1, L, Ha*Wa, C)
     s = support.reshape(b, -1, layers, ch, hb * wb)  # (B, K, L, C, Hb*Wb)
-    corr = torch.matmul(q, s).clamp(min=0)  # (B, K, L, Ha*Wa, Hb*Wb)
+    corr = torch.matmul(q, s).clamp_(min=0)  # (B, K, L, Ha*Wa, Hb*Wb): a fresh tensor, clamped in place
     return corr.reshape(-1, layers, ha, wa, hb, wb)

@@ -60,17 +60,14 @@ def run_block(block: nn.Sequential, x: torch.Tensor, layout: str) -> torch.Tenso
 
 
 def upsample_query_dims(x: torch.Tensor, size, layout: str = QUERY_GRIDS) -> torch.Tensor:
-    """Bilinear (align_corners) resize of the query dims to ``size``: in QUERY_GRIDS
-    (B, Hb, Wb, C, Ha, Wa) a plain 4-D resize of (B*Hb*Wb, C, Ha, Wa); in NATIVE the
-    official permute -> resize -> permute back."""
+    """Bilinear (align_corners) resize of the query dims to ``size``, as a plain 4-D resize of
+    the QUERY_GRIDS view (B*Hb*Wb, C, Ha, Wa); from NATIVE that is the official permute ->
+    resize -> permute back."""
     h, w = int(size[0]), int(size[1])
-    if layout == NATIVE:
-        _, ch, ha, wa, hb, wb = x.shape
-        y = F.interpolate(x.permute(0, 4, 5, 1, 2, 3).reshape(-1, ch, ha, wa), size=(h, w), mode="bilinear", align_corners=True)
-        return y.reshape(-1, hb, wb, ch, h, w).permute(0, 3, 4, 5, 1, 2)  # (B, C, h, w, Hb, Wb)
-    _, hb, wb, ch, ha, wa = x.shape
-    y = F.interpolate(x.reshape(-1, ch, ha, wa), size=(h, w), mode="bilinear", align_corners=True)  # (B*Hb*Wb, C, h, w)
-    return y.reshape(-1, hb, wb, ch, h, w)
+    y = convert(x, layout, QUERY_GRIDS)
+    _, hb, wb, ch, ha, wa = y.shape
+    y = F.interpolate(y.reshape(-1, ch, ha, wa), size=(h, w), mode="bilinear", align_corners=True)  # (B*Hb*Wb, C, h, w)
+    return convert(y.reshape(-1, hb, wb, ch, h, w), QUERY_GRIDS, layout)
 
 
 class HPNLearner(nn.Module):
