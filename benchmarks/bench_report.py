@@ -31,7 +31,7 @@ from .bench_cases import Case
 from .bench_settings import BenchSettings
 from .configurations import CACHED_MODE, COST_EPISODE, COST_OFFICIAL, COST_QUERY
 from .cost_formulas import Cost
-from .latency_stats import summarize
+from .latency_stats import median_ms_by_key, summarize
 from .peak_share import achieved_per_stage, operator_shares
 from .roofline import PRECISIONS, TARGETS, estimate_episode
 from .staged_forward import NETWORK_STAGES, STAGES, SUPPORT_BACKBONE
@@ -56,7 +56,7 @@ def case_report(case: Case, baseline: dict, costs: dict) -> dict:
     else:
         samples, stage_source = case.timed_stages, f"timed episodes ({len(case.timed_stages)}; the network is one stage)"
     stage_names = [st for st in STAGES if any(st in sample for sample in samples)]
-    stages_ms = {st: float(np.median([sample.get(st, 0.0) for sample in samples]) * 1e3) for st in stage_names}
+    stages_ms = median_ms_by_key(samples, stage_names)
 
     cost = costs[(cfg.cost_path, case.shots)]
     per_stage = cost["stages"]
@@ -77,8 +77,7 @@ def case_report(case: Case, baseline: dict, costs: dict) -> dict:
             "mask_pixels_equal": float(np.mean(case.reference.mask == ref.mask)),
             "logits_max_abs_diff": float(np.max(np.abs(case.reference.logits - ref.logits))),
         }
-    op_seconds = getattr(cfg, "op_seconds", None) or []
-    operator_ms = {op: float(np.median([run.get(op, 0.0) for run in op_seconds]) * 1e3) for op in {o for run in op_seconds for o in run}}
+    operator_ms = median_ms_by_key(getattr(cfg, "op_seconds", None) or [])
     report = {
         "key": cfg.key,
         "label": cfg.label,

@@ -16,7 +16,7 @@ Everything is reported in milliseconds.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Sequence
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -57,3 +57,11 @@ def summarize(seconds: Sequence[float]) -> LatencyStats:
         max_ms=float(ms.max()),
         fps=float(1e3 / median) if median > 0 else None,
     )
+
+
+def median_ms_by_key(runs: Sequence[Mapping[str, float]], keys: Iterable[str] | None = None) -> dict[str, float]:
+    """Per key (a stage, an operator), the median over runs of its seconds, in ms; a run
+    without the key counts 0. ``keys``: which and in what order (default: every key seen)."""
+    if keys is None:
+        keys = dict.fromkeys(k for run in runs for k in run)
+    return {k: float(np.median([run.get(k, 0.0) for run in runs]) * 1e3) for k in keys}

@@ -76,12 +76,12 @@ class OnnxRuntimeConfiguration(Configuration):
         return EpisodeOutput(mask, np.asarray(shot_logits, dtype=np.float32), seconds)
 
     def _profiled_logits(self, query, support):
+        runner = self.segmenter.runners[QUERY if self.mode == CACHED_MODE else EPISODE]
         if self._profile is None:
-            runner = self.segmenter.runners[QUERY if self.mode == CACHED_MODE else EPISODE]
-            self._profile = SessionProfile(runner)
-            with self._profile.active():
+            self._profile = SessionProfile(runner.loader)
+            with runner.using_session(self._profile.session):
                 self.segmenter.network_logits(query, support)  # warm-up of the fresh session, dropped in finish_staged
-        with self._profile.active():
+        with runner.using_session(self._profile.session):
             return self.segmenter.network_logits(query, support)[0]  # (K, 2, S, S)
 
     def finish_staged(self, samples: list[dict]) -> list[dict]:

@@ -26,13 +26,12 @@ fused, joined by " + ") onto the same stages.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import tempfile
 from collections import defaultdict
 from pathlib import Path
-from typing import Iterator, Mapping
+from typing import Mapping
 
 from .staged_forward import CORRELATION, DECODER, MIX, QUERY_BACKBONE, SQUEEZE, SUPPORT_BACKBONE, UNATTRIBUTED
 PIPELINE = (QUERY_BACKBONE, SUPPORT_BACKBONE, CORRELATION, SQUEEZE, MIX, DECODER)  # data-flow order
@@ -157,24 +156,15 @@ class ProfiledRuns:
 
 
 class SessionProfile:
-    """A profiling session built by an OnnxRuntimeRunner's own loader (same threads, providers,
-    graph options), swapped in only inside :meth:`active`, so a runner shared by several
-    configurations is never left pointing at it."""
+    """A profiling session built by a runtime loader (same threads, providers, graph options
+    as the runner it came from); a runner uses it only inside
+    ``runner.using_session(profile.session)``, so a runner shared by several configurations
+    is never left pointing at it."""
 
-    def __init__(self, runner) -> None:
-        self.runner = runner
+    def __init__(self, loader) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="hsnet-ort-profile-")
         self._optimized = Path(self._tmp.name) / "optimized.onnx"
-        self._session = runner.loader.session(profile_prefix=str(Path(self._tmp.name) / "profile"), optimized_model_path=str(self._optimized))
-
-    @contextlib.contextmanager
-    def active(self) -> Iterator[None]:
-        original = self.runner._session
-        self.runner._session = self._session
-        try:
-            yield
-        finally:
-            self.runner._session = original
+        self.session = loader.session(profile_prefix=str(Path(self._tmp.name) / "profile"), optimized_model_path=str(self._optimized))
 
     def finish(self) -> ProfiledRuns:
         """End profiling; the runs, the optimised graph and its stages."""
@@ -182,11 +172,11 @@ class SessionProfile:
 
         result = ProfiledRuns()
         try:
-            profile = self._session.end_profiling()
+            profile = self.session.end_profiling()
             result.model = onnx.load(str(self._optimized), load_external_data=False)
             result.stages = node_stages(result.model)
             result.node_seconds = read_profile(profile)
         finally:
-            self._session = None
+            self.session = None
             self._tmp.cleanup()
         return result

@@ -14,7 +14,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 
 from ..atomic_file import atomic_path
-from .stage_chart import COLOURS, LABEL_WIDTH, MARGIN, _font
+from .stage_chart import COLOURS, LABEL_WIDTH, MARGIN, chart_font
 from .staged_forward import NETWORK_STAGES
 
 WIDTH = 1400
@@ -31,7 +31,7 @@ def peak_chart_path(plot_path: str | Path) -> Path:
 def draw_peak_chart(report: dict) -> Image.Image:
     rows = [r for r in report["results"] if r.get("achieved_per_stage")]
     stages = [st for st in NETWORK_STAGES if any(st in r["achieved_per_stage"] for r in rows)]
-    font, title_font = _font(), _font(16)
+    font, title_font = chart_font(), chart_font(16)
     top = MARGIN + 56
     col = (WIDTH - LABEL_WIDTH - 2 * MARGIN) // max(1, len(stages))
     shares = [a["share_of_peak"] for r in rows for a in r["achieved_per_stage"].values() if a.get("share_of_peak")]

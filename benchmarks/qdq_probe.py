@@ -23,10 +23,9 @@ import argparse
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
 from ..runtime.loaders import OnnxSessionLoader
 from ..runtime.preprocess import preprocess_image, preprocess_support
+from .latency_stats import median_ms_by_key
 from .onnxruntime_stages import SessionProfile
 from .synthetic_episode import make_episodes
 
@@ -66,30 +65,17 @@ def quantize_plain_qdq(src: Path, dst: Path, feeds: list[dict]) -> None:
     )
 
 
-class _Holder:
-    """What SessionProfile needs of a runner: a loader and a session slot."""
-
-    def __init__(self, loader: OnnxSessionLoader) -> None:
-        self.loader = loader
-        self._session = None
-
-
 def profile_graphs(paths: dict, feed: dict, threads: int, runs: int) -> dict:
     """{name: {"stages": {stage: ms}, "ops": {op: ms}}}: medians over ``runs`` interleaved runs
     (one warm-up each first, dropped)."""
-    profiles = {name: SessionProfile(_Holder(OnnxSessionLoader(str(p), device="cpu", threads=threads))) for name, p in paths.items()}
+    profiles = {name: SessionProfile(OnnxSessionLoader(str(p), device="cpu", threads=threads)) for name, p in paths.items()}
     for _ in range(runs + 1):
         for prof in profiles.values():
-            prof._session.run(None, feed)
+            prof.session.run(None, feed)
     out = {}
     for name, prof in profiles.items():
         result = prof.finish()
-
-        def median(rows):
-            keys = {k for r in rows for k in r}
-            return {k: float(np.median([r.get(k, 0.0) for r in rows])) * 1e3 for k in keys}
-
-        out[name] = {"stages": median(result.per_stage()[1:]), "ops": median(result.per_op()[1:])}
+        out[name] = {"stages": median_ms_by_key(result.per_stage()[1:]), "ops": median_ms_by_key(result.per_op()[1:])}
     return out
 
 

@@ -37,7 +37,7 @@ LEGEND_ITEM = 230
 TOTAL_LABEL = 90  # room right of the longest bar for its total
 
 
-def _font(size: int = 13):
+def chart_font(size: int = 13):
     try:
         return ImageFont.load_default(size=size)
     except TypeError:  # Pillow < 10.1: fixed bitmap font only
@@ -56,8 +56,8 @@ def _nice_step(span: float) -> float:
 
 def draw_stage_chart(report: dict) -> Image.Image:
     results = report["results"]
-    font = _font()
-    title_font = _font(16)
+    font = chart_font()
+    title_font = chart_font(16)
     totals = [sum(r["stages_ms"].values()) for r in results] or [1.0]
     scale_max = max(max(totals), 1e-6)
     shown = [st for st in STAGES if any(st in r["stages_ms"] for r in results)]

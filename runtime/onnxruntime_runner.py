@@ -10,7 +10,8 @@ requires the CUDA provider; ``"cpu"`` never uses it. onnxruntime is imported onl
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+import contextlib
+from typing import Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -71,6 +72,17 @@ class OnnxRuntimeRunner(Runner):
             check_io_names(self.info.kind, tuple(self.inputs), tuple(self.outputs), self.path)
         self.providers = list(session.get_providers())
         self._session = session
+
+    @contextlib.contextmanager
+    def using_session(self, session) -> Iterator[None]:
+        """Run through ``session`` (e.g. a profiling one from this runner's loader) inside the
+        block; the runner's own session is back afterwards, also on an error."""
+        original = self._session
+        self._session = session
+        try:
+            yield
+        finally:
+            self._session = original
 
     def _deactivate(self) -> None:
         self._session = None

@@ -122,10 +122,10 @@ def test_a_real_profile_is_covered_by_the_stages(exported):
             "support_imgs": np.random.default_rng(1).standard_normal((1, 1, 3, 96, 96), dtype=np.float32),
             "support_masks": (np.random.default_rng(2).random((1, 1, 96, 96)) > 0.5).astype(np.float32),
         }
-        profile = SessionProfile(runner)
+        profile = SessionProfile(runner.loader)
         plain = runner.session
-        with profile.active():
-            assert runner.session is not plain
+        with runner.using_session(profile.session):
+            assert runner.session is profile.session and runner.session is not plain
             for _ in range(2):
                 runner.infer(feed)
         assert runner.session is plain  # restored: a shared runner never keeps the profiling session
