@@ -24,6 +24,7 @@ class Report:
     opset: Optional[int] = None
     metadata: dict[str, str] = field(default_factory=dict)
     size_bytes: Optional[int] = None
+    groups: str = ""  # each node group's precision (the precision check's finding)
 
     @property
     def ok(self) -> bool:
@@ -49,6 +50,10 @@ class Report:
         total = sum(self.op_histogram.values())
         ops = ", ".join(f"{op} {n}" for op, n in sorted(self.op_histogram.items(), key=lambda kv: (-kv[1], kv[0])))
         lines.append(f"  ops ({total} nodes): {ops}")
+        if self.groups:
+            islands = meta.get("hsnet_deploy.islands")
+            lines.append(f"  precision {meta.get('hsnet_deploy.precision', 'fp32')} by node group: {self.groups}"
+                         + (f"; float32 islands: {islands}" if islands else ""))
         passed = sum(c.passed for c in self.checks)
         lines.append(f"  {'PASS' if self.ok else 'FAIL'}: {passed}/{len(self.checks)} checks passed")
         return "\n".join(lines)

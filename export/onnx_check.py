@@ -20,6 +20,10 @@
                            precision inside), ranks and H = W = img_size
     mask resize            (episode, support encoder) the support masks are resized by MatMuls
                            with constant weights and never by a Resize (NOTES.md: parity trap)
+    precision              the recorded fp32 / fp16 / int8 holds in every node group; the
+                           islands compute in FP32; Q/DQ are int8, zero-point 0, Conv weight
+                           scales per channel on axis 0 (:mod:`calibration.precision_check`);
+                           ``Report.groups`` says each node group's precision
 
 :func:`check_onnx` takes a path or an ``onnx.ModelProto``; ``Report.ok`` is the verdict and
 ``Report.format()`` the text ``hsnet-deploy check`` prints, with the op histogram. A file is
@@ -145,6 +149,7 @@ def check_onnx(
     run("metadata", lambda: _check_metadata(report.metadata))
     run("graph i/o", lambda: _check_io(graph, shapes, types, report.metadata))
     run("mask resize", lambda: _check_mask_resize(graph))
+    run("precision", lambda: _check_precision(model, shapes, types, report))
     return report
 
 
@@ -354,3 +359,14 @@ def _check_mask_resize(graph: onnx.GraphProto) -> str:
     dims.update({n.output[0]: tuple(n.attribute[0].t.dims) for n in graph.node if n.op_type == "Constant" and n.attribute[0].name == "value"})
     sizes = sorted({dims[i] for i in used if i in dims})
     return f"{len(weighted)} MatMuls with constant weights {_names('x'.join(map(str, s)) for s in sizes)}; no Resize"
+
+
+def _check_precision(model: onnx.ModelProto, shapes, types, report: Report) -> str:
+    from ..calibration.precision_check import format_groups, precision_problems
+    from ..runtime.graph_contract import KEY_PRECISION
+
+    problems, groups = precision_problems(model, shapes, types)
+    report.groups = format_groups(groups)
+    if problems:
+        raise _Fail(f"{len(problems)} problem(s): " + "; ".join(problems[:3]) + (" ..." if len(problems) > 3 else ""))
+    return report.metadata.get(KEY_PRECISION, "fp32")

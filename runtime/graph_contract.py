@@ -311,9 +311,10 @@ class GraphInfo:
             raise UserError(f"{self.source} holds a '{self.kind}' graph, expected a '{kind}' graph")
 
     def check_same_export(self, other: "GraphInfo") -> None:
-        """Split graphs must come from one export: same backbone, size, shots, batch,
-        weights and precision."""
-        for name in ("backbone", "img_size", "shots", "batch", "checkpoint_sha256", "precision"):
+        """Split graphs must come from one export: same backbone, size, shots, batch and
+        weights. Their precisions may differ (an INT8 query graph beside an FP16 support
+        encoder): the support features between them are float32 whatever the precision."""
+        for name in ("backbone", "img_size", "shots", "batch", "checkpoint_sha256"):
             mine, theirs = getattr(self, name), getattr(other, name)
             if mine != theirs:
                 raise UserError(

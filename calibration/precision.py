@@ -1,0 +1,244 @@
+"""FP32 graphs -> FP16 / INT8 graphs, with their metadata and checks: one entry point.
+
+    options = PrecisionOptions("int8", calibration=CalibrationSource("synthetic", episodes=32))
+    converted = convert_graphs({"episode": m, "support_encoder": s, "query": q}, options)
+    convert_file("hsnet.onnx", "hsnet.int8.onnx", options)     # + the split siblings
+
+Each graph gets its own precision (``precision``, or ``support_precision`` for the support
+encoder, since the support features between the two are float32 either way), is
+converted by :mod:`fp16` or :mod:`int8`, labelled (``hsnet_deploy.precision``,
+``.islands``, ``.calibration_*``) and checked (every :func:`export.onnx_check.check_onnx`
+check, the precision check included); a graph that fails is never written. The files are
+written together through temporary files, so a failure anywhere leaves none of them.
+
+INT8 groups listed in ``float_groups`` (by hand, or chosen by :mod:`sensitivity`'s
+``--int8-auto``) stay float32 and are recorded among the islands.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from ..errors import UserError
+from ..runtime.graph_contract import (
+    DYNAMIC,
+    EPISODE,
+    KEY_CALIBRATION_EPISODES,
+    KEY_CALIBRATION_METHOD,
+    KEY_CALIBRATION_SOURCE,
+    KEY_GRAPH,
+    KEY_ISLANDS,
+    KEY_PRECISION,
+    KEY_SHOTS,
+    PRECISIONS,
+    QUERY,
+    SUPPORT_ENCODER,
+)
+from .calibration_episodes import CalibrationSource
+from .int8 import METHODS
+
+
+@dataclass(frozen=True)
+class PrecisionOptions:
+    precision: str = "fp32"  # of the episode and query graphs
+    support_precision: Optional[str] = None  # of the support encoder (default: ``precision``)
+    calibration: CalibrationSource = field(default_factory=CalibrationSource)
+    method: str = "max"  # max | entropy | percentile
+    float_groups: tuple[str, ...] = ()  # INT8 node groups kept in float32
+    progress: bool = False
+
+    def __post_init__(self) -> None:
+        for value in (self.precision, self.support_precision or self.precision):
+            if value not in PRECISIONS:
+                raise UserError(f"unknown precision {value!r}; choose one of {', '.join(PRECISIONS)}")
+        if self.method not in METHODS:
+            raise UserError(f"unknown calibration method {self.method!r}; choose one of {', '.join(METHODS)}")
+        object.__setattr__(self, "float_groups", tuple(self.float_groups))
+
+    def precision_of(self, kind: str) -> str:
+        return (self.support_precision or self.precision) if kind == SUPPORT_ENCODER else self.precision
+
+    @property
+    def converts(self) -> bool:
+        return any(self.precision_of(k) != "fp32" for k in (EPISODE, SUPPORT_ENCODER))
+
+
+def _meta(model) -> dict[str, str]:
+    return {p.key: p.value for p in model.metadata_props}
+
+
+def _set_meta(model, updates: dict[str, Optional[str]]) -> None:
+    meta = _meta(model)
+    for key, value in updates.items():
+        if value is None:
+            meta.pop(key, None)
+        else:
+            meta[key] = value
+    del model.metadata_props[:]
+    for key, value in meta.items():
+        model.metadata_props.add(key=key, value=value)
+
+
+def _shots_for_calibration(model) -> int:
+    shots = _meta(model).get(KEY_SHOTS, DYNAMIC)
+    return 1 if shots == DYNAMIC else int(shots)
+
+
+def session_function(model):
+    """An onnxruntime session over an in-memory model, as ``feeds -> {output: array}``."""
+    from ..runtime.loaders import OnnxSessionLoader
+
+    with tempfile.TemporaryDirectory(prefix="hsnet_fp32_") as tmp:
+        path = Path(tmp) / "model.onnx"
+        import onnx
+
+        onnx.save_model(model, str(path))
+        session = OnnxSessionLoader(path).session()
+    names = [o.name for o in session.get_outputs()]
+    return lambda feeds: dict(zip(names, session.run(None, feeds)))
+
+
+def int8_nodes(model, float_groups=()) -> list[str]:
+    """The nodes INT8 quantizes in ``model``: its node groups, less ``float_groups``."""
+    from ..export.onnx_graph import Inferred
+    from .node_groups import quantizable_groups
+
+    groups = quantizable_groups(model, Inferred.of(model).shapes)
+    return [node for node, group in groups.items() if group not in set(float_groups)]
+
+
+def convert_graph(model, kind: str, options: PrecisionOptions, support_encoder=None, cache_path=None, feeds=None):
+    """One FP32 graph -> a new graph in ``options.precision_of(kind)`` (labelled, unchecked).
+
+    support_encoder: ``feeds -> features`` of the FP32 support encoder (a query graph's
+    INT8 calibration). cache_path: onnxruntime's calibration cache (reused if it exists).
+    feeds: calibration feeds already read (else read from ``options.calibration``).
+    """
+    import onnx
+
+    from .node_groups import ISLANDS, island_nodes
+
+    meta = _meta(model)
+    if meta.get(KEY_PRECISION, "fp32") != "fp32":
+        raise UserError(f"the {kind} graph is already {meta[KEY_PRECISION]}: convert from its FP32 export")
+    precision = options.precision_of(kind)
+    present = sorted(set(island_nodes(model).values()), key=ISLANDS.index)
+    if precision == "fp32":
+        return model
+    if precision == "fp16":
+        from .fp16 import to_fp16
+
+        converted = to_fp16(model)
+        updates = {KEY_ISLANDS: ",".join(present)}
+    else:
+        from .calibration_episodes import calibration_feeds
+        from .int8 import quantize_int8
+
+        img_size = int(meta["hsnet_deploy.img_size"])
+        if feeds is None and not (cache_path is not None and Path(cache_path).is_file()):
+            feeds = calibration_feeds(options.calibration, kind, img_size, _shots_for_calibration(model),
+                                      support_encoder, progress=options.progress)
+        nodes = int8_nodes(model, options.float_groups)
+        converted = quantize_int8(model, feeds, options.method, nodes=nodes, cache_path=cache_path)
+        kept = [g for g in options.float_groups if g not in present]
+        updates = {
+            KEY_ISLANDS: ",".join(present + kept),
+            KEY_CALIBRATION_SOURCE: options.calibration.describe(),
+            KEY_CALIBRATION_EPISODES: str(len(feeds) if feeds is not None else options.calibration.episodes),
+            KEY_CALIBRATION_METHOD: options.method,
+        }
+    updates[KEY_PRECISION] = precision
+    converted.graph.name = model.graph.name
+    converted.producer_name, converted.producer_version = model.producer_name, model.producer_version
+    _set_meta(converted, {**_meta(model), **updates})
+    onnx.checker.check_model(converted)  # a converter bug fails here, before any check report
+    return converted
+
+
+def check_converted(model, kind: str) -> None:
+    """Every check of :func:`check_onnx` (precision included); ExportCheckFailed if any fails."""
+    from ..export.onnx_check import check_onnx
+    from ..export.pipeline import ExportCheckFailed
+
+    report = check_onnx(model, source=f"{kind} graph")
+    if not report.ok:
+        raise ExportCheckFailed(f"the converted {kind} graph fails its checks:\n{report.format()}")
+
+
+def convert_graphs(models: dict, options: PrecisionOptions) -> dict:
+    """kind -> FP32 ModelProto  ->  kind -> converted ModelProto (all checked).
+
+    A query graph converted to INT8 needs the FP32 support encoder among ``models``."""
+    support_encoder = None
+    if options.precision_of(QUERY) == "int8" and QUERY in models:
+        if SUPPORT_ENCODER not in models:
+            raise UserError("an INT8 query graph is calibrated on its support encoder's features: "
+                            "convert it together with NAME.support.onnx")
+        support_encoder = session_function(models[SUPPORT_ENCODER])
+    out = {}
+    for kind, model in models.items():
+        converted = convert_graph(model, kind, options, support_encoder)
+        if converted is not model:
+            check_converted(converted, kind)
+        out[kind] = converted
+    return out
+
+
+def read_graphs(path) -> dict:
+    """NAME.onnx and whichever of NAME.support.onnx / NAME.query.onnx exist: kind -> model."""
+    import onnx
+
+    from ..runtime.graph_contract import split_paths
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"model file not found: {path}")
+    models = {}
+    for kind, candidate in split_paths(path).items():
+        if candidate.is_file():
+            try:
+                model = onnx.load(str(candidate))
+            except Exception as err:  # noqa: BLE001 - a corrupt file is one line
+                raise UserError(f"{candidate} is not a readable ONNX file ({type(err).__name__})") from None
+            recorded = _meta(model).get(KEY_GRAPH)
+            if recorded is None:
+                raise UserError(f"{candidate} is not an hsnet-deploy model (no '{KEY_GRAPH}' metadata)")
+            if recorded != kind:
+                raise UserError(f"{candidate} holds a '{recorded}' graph where a '{kind}' graph belongs")
+            models[kind] = model
+    return models
+
+
+def write_graphs(models: dict, path) -> dict:
+    """kind -> model written to NAME.onnx / NAME.support.onnx / NAME.query.onnx, all or none."""
+    import onnx
+
+    from ..atomic_file import atomic_path
+    from ..runtime.graph_contract import split_paths
+
+    paths = {kind: p for kind, p in split_paths(Path(path)).items() if kind in models}
+    with contextlib.ExitStack() as stack:
+        temps = {kind: stack.enter_context(atomic_path(p)) for kind, p in paths.items()}
+        for kind, tmp in temps.items():
+            onnx.save_model(models[kind], str(tmp))
+    return paths
+
+
+def convert_file(source, output, options: PrecisionOptions) -> dict:
+    """Convert an FP32 export (NAME.onnx and its split siblings) to ``output`` (+ siblings)."""
+    source, output = Path(source), Path(output)
+    if output.suffix != ".onnx":
+        raise UserError(f"output file must end in .onnx: {output}")
+    if output.resolve() == source.resolve():
+        raise UserError("the output would overwrite the FP32 source: choose another -o")
+    models = read_graphs(source)
+    return write_graphs(convert_graphs(models, options), output)
+
+
+def with_float_groups(options: PrecisionOptions, groups) -> PrecisionOptions:
+    return dataclasses.replace(options, float_groups=tuple(groups))
