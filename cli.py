@@ -26,9 +26,11 @@ COMMANDS: dict[str, str] = {
     "demo": "hsnet.demo.command",
     "run": "runtime.command",
     "export": "export.command",
+    "convert": "calibration.command",
     "check": "export.check_command",
     "bench": "benchmarks.command",
     "eval": "hsnet.evaluation.command",
+    "compare": "hsnet.evaluation.compare_command",
     "train": "hsnet.training.command",
 }
 

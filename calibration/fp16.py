@@ -12,9 +12,10 @@ always does, running every FP16 tensor in FP16 and every island in FP32.
 
 Why the islands:
 
-- the mask-resize matrices hold small weights whose products with a ragged mask's edge
-  must stay exactly zero where the FP32 graph is zero (NOTES.md's parity trap;
-  ``tests/test_precision.py`` checks the zero pattern at 400²);
+- the resized masks must be exactly zero where the FP32 graph is zero and keep their tiny
+  non-zero values elsewhere (NOTES.md's parity trap: cosine similarity is scale-free, so
+  1e-9 and 0 weigh a support position differently); as an island they are the FP32
+  values themselves (``tests/test_precision.py``, ragged masks at 400²);
 - ‖f‖₂ sums up to 2048 squares (ResNet layer4), which can exceed FP16's 65504;
 - GroupNorm's variance of small correlations can underflow, and the vote's ratio is a
   threshold test at exactly 0.5.
@@ -44,4 +45,23 @@ def to_fp16(model, keep_float: tuple[str, ...] = ()):
     block = sorted(set(island_nodes(model)) | set(keep_float))
     with warnings.catch_warnings():  # "the float32 number 1e-09 will be truncated to 1e-07": by design
         warnings.simplefilter("ignore", UserWarning)
-        return convert_float_to_float16(model, keep_io_types=True, node_block_list=block)
+        half = convert_float_to_float16(model, keep_io_types=True, node_block_list=block)
+    shapes_read_from_inputs(half)
+    return half
+
+
+def shapes_read_from_inputs(model) -> int:
+    """A Shape of a Cast of a graph input reads the input itself (the same dims).
+
+    With a dynamic B or K the graph reshapes ``support_imgs`` to a target built from its
+    dims; the converter's input Cast would make that Shape read an intermediate tensor,
+    which TensorRT accepts but the export's static-shape rule (Shape ops read graph
+    inputs only) does not. Returns how many Shapes were rewired."""
+    inputs = {i.name for i in model.graph.input}
+    cast_of_input = {n.output[0]: n.input[0] for n in model.graph.node if n.op_type == "Cast" and n.input[0] in inputs}
+    changed = 0
+    for node in model.graph.node:
+        if node.op_type == "Shape" and node.input[0] in cast_of_input:
+            node.input[0] = cast_of_input[node.input[0]]
+            changed += 1
+    return changed

@@ -77,12 +77,13 @@ def quantize_int8(model, feeds: Optional[list], method: str = "max", nodes: Opti
     if method == "percentile":
         extra["CalibPercentile"] = percentile
     with tempfile.TemporaryDirectory(prefix="hsnet_int8_") as tmp:
-        out = Path(tmp) / "int8.onnx"
+        out, source = Path(tmp) / "int8.onnx", Path(tmp) / "fp32.onnx"
+        onnx.save_model(model, str(source))  # from a file: given a ModelProto the quantizer rewrites it in place
         quiet = logging.getLogger().level
         logging.getLogger().setLevel(logging.ERROR)  # the quantizer's "consider pre-processing" advice
         try:
             quantize_static(
-                model, str(out), FeedReader(feeds) if feeds is not None else None,
+                str(source), str(out), FeedReader(feeds) if feeds is not None else None,
                 quant_format=QuantFormat.QDQ, op_types_to_quantize=list(QUANTIZED_OPS), per_channel=True,
                 activation_type=QuantType.QInt8, weight_type=QuantType.QInt8, nodes_to_quantize=nodes,
                 calibrate_method=calibrate, extra_options=extra,

@@ -161,13 +161,14 @@ def convert_graph(model, kind: str, options: PrecisionOptions, support_encoder=N
 
 
 def check_converted(model, kind: str) -> None:
-    """Every check of :func:`check_onnx` (precision included); ExportCheckFailed if any fails."""
+    """Every check of :func:`check_onnx` (precision included); one UserError line naming
+    the failed checks if any fails (nothing is written then)."""
     from ..export.onnx_check import check_onnx
-    from ..export.pipeline import ExportCheckFailed
 
     report = check_onnx(model, source=f"{kind} graph")
     if not report.ok:
-        raise ExportCheckFailed(f"the converted {kind} graph fails its checks:\n{report.format()}")
+        failed = "; ".join(f"{c.name}: {c.detail}" for c in report.failed)
+        raise UserError(f"the converted {kind} graph fails its checks ({failed}); nothing was written")
 
 
 def convert_graphs(models: dict, options: PrecisionOptions) -> dict:

@@ -5,6 +5,8 @@
     hsnet-deploy export --backbone resnet50 --checkpoint best_model.pt --img-size 400 \\
         --dynamic-shots 1:10 --split -o hsnet.onnx     # + hsnet.support.onnx, hsnet.query.onnx
     hsnet-deploy export --backbone vgg16 --random-weights --seed 0 -o random.onnx   # tests only
+    hsnet-deploy export --checkpoint reference --img-size 200 --split --precision int8 \
+        --calib-benchmark synthetic --calib-episodes 32 -o reference.int8.onnx
 
 Without ``--checkpoint`` the learner would be untrained: that needs ``--random-weights``
 (and prints a warning), so nobody ships a random model by accident.
@@ -39,6 +41,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--split", action="store_true", help="also write NAME.support.onnx and NAME.query.onnx (cacheable support features)")
     parser.add_argument("-o", "--output", required=True, help="output file NAME.onnx")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    from ..calibration.command import add_precision_arguments
+
+    add_precision_arguments(parser)
 
 
 def parse_shots_range(text: str) -> tuple[int, int]:
@@ -114,7 +119,9 @@ def run(args) -> int:
         graph=EPISODE, img_size=args.img_size, shots=shots, dynamic_batch=not args.fixed_batch, opset=args.opset,
         checkpoint_sha256=digest, shots_range=shots_range, progress=not args.quiet,
     )
-    if args.split:
+    if args.precision != "fp32" or (args.support_precision or "fp32") != "fp32":
+        paths = list(_export_converted(model, options, args).values())
+    elif args.split:
         paths = list(export_split(model, args.output, options=options).values())
     else:
         paths = [export_onnx(model, args.output, options=options)]
@@ -125,3 +132,15 @@ def run(args) -> int:
     for path in paths:
         print(f"  {path}  ({path.stat().st_size / 2**20:.1f} MiB, all checks passed)")
     return 0
+
+
+def _export_converted(model, options, args):
+    """The FP32 graphs, built in memory, then converted (calibration.command) and written together."""
+    from ..calibration.command import apply_precision
+    from ..calibration.precision import write_graphs
+    from ..runtime.graph_contract import GRAPH_KINDS
+    from .onnx_export import build_onnx
+
+    kinds = GRAPH_KINDS if args.split else (EPISODE,)
+    models = {kind: build_onnx(model, options.for_graph(kind)) for kind in kinds}
+    return write_graphs(apply_precision(models, args, args.img_size), args.output)

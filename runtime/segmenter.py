@@ -185,6 +185,14 @@ class Segmenter:
         return dict(self.runners[QUERY if self.is_split else EPISODE].metadata)
 
     @property
+    def precision(self) -> str:
+        """The graphs' recorded precision: "int8", or "support fp16 + query int8" when they differ."""
+        precisions = {kind: r.metadata.get("hsnet_deploy.precision", "fp32") for kind, r in self.runners.items()}
+        if len(set(precisions.values())) == 1:
+            return next(iter(precisions.values()))
+        return " + ".join(f"{kind.split('_')[0]} {p}" for kind, p in precisions.items())
+
+    @property
     def has_support(self) -> bool:
         return self._support is not None
 
@@ -346,4 +354,5 @@ class Segmenter:
 
     def __repr__(self) -> str:
         graphs = "+".join(self.runners)
-        return f"Segmenter({self.backend}, {graphs}, img_size={self.img_size}, shots={self.shots or 'dynamic'})"
+        return (f"Segmenter({self.backend}, {graphs}, img_size={self.img_size}, shots={self.shots or 'dynamic'}, "
+                f"precision={self.precision})")

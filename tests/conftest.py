@@ -36,3 +36,34 @@ def random_episode(b: int, k: int, size: int, seed: int = 0):
             wobble = torch.sin(xx * 0.37 + yy * 0.21 + i + j) * size / 12
             masks[i, j] = (((yy - cy) ** 2 + (xx - cx) ** 2).sqrt() < r + size / 8 + wobble).float()
     return query, supports, masks
+
+
+PRECISION_SIZE = 96  # the precision tests' graphs (the learner is size-agnostic)
+
+
+def _precision_calibration():
+    from hsnet_deploy.calibration.calibration_episodes import CalibrationSource
+
+    return CalibrationSource("synthetic", episodes=4, synthetic_size=PRECISION_SIZE)
+
+
+
+
+@pytest.fixture(scope="session")
+def exported(tmp_path_factory):
+    """FP32 / FP16 / INT8 split exports of the reference model at 96x96: precision -> NAME.onnx."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxconverter_common")
+    from hsnet_deploy.calibration.precision import PrecisionOptions, convert_file
+    from hsnet_deploy.export import export_split
+    from hsnet_deploy.hsnet import load_hsnet
+
+    folder = tmp_path_factory.mktemp("precision")
+    model = load_hsnet(checkpoint="reference").eval()
+    fp32 = folder / "ref.onnx"
+    export_split(model, fp32, img_size=PRECISION_SIZE, shots=1)
+    files = {"fp32": fp32}
+    for precision in ("fp16", "int8"):
+        files[precision] = folder / f"ref.{precision}.onnx"
+        convert_file(fp32, files[precision], PrecisionOptions(precision, calibration=_precision_calibration()))
+    return files

@@ -24,20 +24,19 @@ FILE_LAYOUTS = {
 NEEDS_SPLITS = ("pascal", "coco", "fss")
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_episode_arguments(parser: argparse.ArgumentParser, default_episodes: str = "all") -> None:
+    """The episode options eval and compare share (benchmark, shots, sizes, device)."""
     from ..data import BENCHMARKS
 
-    parser.add_argument("model", metavar="MODEL", help="model file: .pt checkpoint, .onnx (episode or split graphs) or .engine")
     parser.add_argument("--benchmark", choices=BENCHMARKS, default="synthetic",
                         help="episode source (default synthetic: the held-out test classes)")
     parser.add_argument("--datapath", metavar="D", help="dataset root (" + "; ".join(f"{k}: {v}" for k, v in FILE_LAYOUTS.items()) + ")")
     parser.add_argument("--splits", metavar="DIR", help="official split lists folder (pascal/, coco/, fss/) for pascal, coco, fss")
     parser.add_argument("--fold", type=int, default=0, help="test fold 0..3 for pascal and coco (default 0)")
     parser.add_argument("--nshot", type=int, default=1, metavar="K", help="support images per episode (default 1)")
-    parser.add_argument("--use-original-imgsize", action="store_true",
-                        help="resize the logits to each query's original size and score there (default: network size)")
-    parser.add_argument("--episodes", type=int, metavar="N",
-                        help="evaluate only the first N episodes (default: all; pascal/coco/synthetic 1000, fss 2400)")
+    parser.add_argument("--episodes", type=int, metavar="N", default=None if default_episodes == "all" else int(default_episodes),
+                        help=f"use only the first N episodes (default: {default_episodes}"
+                        + ("; pascal/coco/synthetic 1000, fss 2400)" if default_episodes == "all" else ")"))
     parser.add_argument("--img-size", type=int, metavar="S",
                         help="network input side for .pt checkpoints (default 400; 'reference': its training size; "
                         "exported graphs fix their own)")
@@ -49,6 +48,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="where to run (default auto)")
     parser.add_argument("--threads", type=int, metavar="N",
                         help="CPU threads of PyTorch (.pt) and onnxruntime (.onnx) (default: theirs; 1 is faster on a busy machine)")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", metavar="MODEL", help="model file: .pt checkpoint, .onnx (episode or split graphs) or .engine")
+    add_episode_arguments(parser)
+    parser.add_argument("--use-original-imgsize", action="store_true",
+                        help="resize the logits to each query's original size and score there (default: network size)")
     parser.add_argument("--json", metavar="FILE", help="write the numbers, configuration, model metadata and timing as JSON")
     parser.add_argument("--grid", metavar="PNG", help="write a picture of the first episodes (supports, truth, prediction)")
     parser.add_argument("--grid-episodes", type=int, default=4, metavar="N", help="episodes in the --grid picture (default 4)")

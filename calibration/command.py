@@ -1,0 +1,147 @@
+"""``hsnet-deploy convert``: an FP32 export -> FP16 or INT8 files (and the options ``export`` shares).
+
+    hsnet-deploy convert hsnet.onnx --precision fp16 -o hsnet.fp16.onnx
+    hsnet-deploy convert hsnet.onnx --precision int8 --calib-benchmark pascal \\
+        --calib-datapath VOC --calib-splits splits --calib-episodes 64 -o hsnet.int8.onnx
+    hsnet-deploy convert hsnet.onnx --precision int8 --support-precision fp16 --int8-auto -o mixed.onnx
+
+NAME.onnx's split siblings (NAME.support.onnx, NAME.query.onnx) are converted with it
+when they exist. INT8 calibration reads ``--calib-episodes`` episodes of the calibration
+benchmark's *training* split; ``--int8-auto`` first measures each node group's
+sensitivity (ΔmIoU when only it is INT8) and keeps the most sensitive groups in float32
+until INT8 is within ``--int8-gate`` mIoU of FP32 (:mod:`sensitivity`).
+"""
+
+from __future__ import annotations
+
+HELP = "convert an FP32 ONNX export to FP16 (FP32 islands) or INT8 (explicit Q/DQ, calibrated)"
+
+
+def add_precision_arguments(parser, default: str = "fp32") -> None:
+    from ..runtime.graph_contract import PRECISIONS
+    from .calibration_episodes import CALIBRATION_BENCHMARKS, DEFAULT_EPISODES
+    from .int8 import METHODS
+
+    parser.add_argument("--precision", choices=PRECISIONS, default=default,
+                        help=f"precision of the episode and query graphs (default {default})")
+    parser.add_argument("--support-precision", choices=PRECISIONS, default=None,
+                        help="precision of the support encoder (default: --precision)")
+    parser.add_argument("--calib-benchmark", choices=CALIBRATION_BENCHMARKS, default="synthetic",
+                        help="INT8 calibration episodes: this benchmark's training split (default synthetic)")
+    parser.add_argument("--calib-datapath", metavar="D", help="dataset root of --calib-benchmark (as for eval)")
+    parser.add_argument("--calib-splits", metavar="DIR", help="official split lists for pascal, coco, fss")
+    parser.add_argument("--calib-fold", type=int, default=0, help="fold for pascal / coco (default 0)")
+    parser.add_argument("--calib-episodes", type=int, default=DEFAULT_EPISODES, metavar="N",
+                        help=f"calibration episodes (default {DEFAULT_EPISODES})")
+    parser.add_argument("--calib-method", choices=METHODS, default="max",
+                        help="activation ranges: max, entropy or percentile (default max)")
+    parser.add_argument("--calib-synthetic-size", type=int, default=None, metavar="S",
+                        help="side of synthetic calibration images (default: the graph's image size)")
+    parser.add_argument("--int8-keep", metavar="GROUPS", default="",
+                        help="comma-separated node groups kept in float32 (e.g. 'backbone /4,decoder'; "
+                        "see `hsnet-deploy check`)")
+    parser.add_argument("--int8-auto", action="store_true",
+                        help="measure each group's sensitivity and keep the most sensitive in float32 "
+                        "until the INT8 gate holds")
+    parser.add_argument("--int8-gate", type=float, default=1.0, metavar="DMIOU",
+                        help="--int8-auto: largest mIoU drop against FP32 allowed (default 1.0)")
+    parser.add_argument("--auto-episodes", type=int, default=100, metavar="N",
+                        help="--int8-auto: training-split episodes (not the calibration ones) scored per trial "
+                        "(default 100)")
+    parser.add_argument("--sensitivity-json", metavar="FILE",
+                        help="--int8-auto: write the per-group sensitivity as JSON (and FILE.png as a chart)")
+
+
+def precision_options(args, img_size: int):
+    """The PrecisionOptions named by the options above (UserError for a bad value)."""
+    from ..errors import UserError
+    from .calibration_episodes import CalibrationSource
+    from .precision import PrecisionOptions
+
+    if args.calib_benchmark in ("pascal", "coco") and not 0 <= args.calib_fold <= 3:
+        raise UserError(f"--calib-fold {args.calib_fold} does not exist: folds are 0, 1, 2, 3")
+    if args.auto_episodes < 1:
+        raise UserError(f"--auto-episodes must be at least 1, got {args.auto_episodes}")
+    if args.int8_gate < 0:
+        raise UserError(f"--int8-gate must be at least 0, got {args.int8_gate}")
+    source = CalibrationSource(
+        args.calib_benchmark, args.calib_datapath, args.calib_splits, args.calib_fold, args.calib_episodes,
+        synthetic_size=args.calib_synthetic_size or img_size,
+    )
+    keep = tuple(g.strip() for g in args.int8_keep.split(",") if g.strip())
+    return PrecisionOptions(args.precision, args.support_precision, source, args.calib_method, keep,
+                            progress=not getattr(args, "quiet", False))
+
+
+def check_groups(models: dict, groups) -> None:
+    """UserError for a group name no graph has (a typo in --int8-keep)."""
+    from ..errors import UserError
+    from ..export.onnx_graph import Inferred
+    from .node_groups import group_order, quantizable_groups
+
+    known = set()
+    for model in models.values():
+        known.update(quantizable_groups(model, Inferred.of(model).shapes).values())
+    unknown = [g for g in groups if g not in known]
+    if unknown:
+        raise UserError(f"unknown node group(s) {', '.join(map(repr, unknown))}; the graph has: "
+                        + ", ".join(group_order(known)))
+
+
+def apply_precision(models: dict, args, img_size: int) -> dict:
+    """FP32 graphs (kind -> ModelProto) -> converted graphs, as the options ask."""
+    from .precision import convert_graphs, with_float_groups
+
+    options = precision_options(args, img_size)
+    if not options.converts:
+        return models
+    check_groups(models, options.float_groups)
+    if args.int8_auto:
+        if "int8" not in (options.precision_of("episode"), options.precision_of("support_encoder")):
+            from ..errors import UserError
+
+            raise UserError("--int8-auto needs --precision int8 or --support-precision int8")
+        from .sensitivity import choose_float_groups
+
+        chosen = choose_float_groups(models, options, args.int8_gate, args.auto_episodes,
+                                     report_path=args.sensitivity_json)
+        options = with_float_groups(options, tuple(dict.fromkeys(options.float_groups + tuple(chosen))))
+    return convert_graphs(models, options)
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("model", metavar="MODEL.onnx", help="an FP32 export (its split siblings are converted with it)")
+    parser.add_argument("-o", "--output", required=True, help="output NAME.onnx (+ NAME.support.onnx, NAME.query.onnx)")
+    add_precision_arguments(parser, default="fp16")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run(args) -> int:
+    import time
+    from pathlib import Path
+
+    from ..errors import UserError
+    from .precision import read_graphs, write_graphs
+
+    source, output = Path(args.model), Path(args.output)
+    if output.suffix != ".onnx":
+        raise UserError(f"output file must end in .onnx: {output}")
+    if output.resolve() == source.resolve():
+        raise UserError("the output would overwrite the FP32 source: choose another -o")
+    if not (output.parent if str(output.parent) else Path(".")).is_dir():
+        raise UserError(f"output folder does not exist: {output.parent}")
+    start = time.perf_counter()
+    models = read_graphs(source)
+    img_size = int({p.key: p.value for p in next(iter(models.values())).metadata_props}["hsnet_deploy.img_size"])
+    paths = write_graphs(apply_precision(models, args, img_size), output)
+    print(f"converted {source} in {time.perf_counter() - start:.1f} s:")
+    for kind, path in paths.items():
+        print(f"  {path}  ({path.stat().st_size / 2**20:.1f} MiB, {_precision_of(path)}, all checks passed)")
+    return 0
+
+
+def _precision_of(path) -> str:
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    return {p.key: p.value for p in model.metadata_props}.get("hsnet_deploy.precision", "fp32")
