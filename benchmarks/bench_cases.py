@@ -93,6 +93,8 @@ def _onnx_cases(s: BenchSettings, models: BenchModels, k: int, skipped: list) ->
                 continue
             key = "onnxruntime-episode" if kind == EPISODE_SEGMENTER else "onnxruntime-cached"
             label = ("onnxruntime episode graph" if kind == EPISODE_SEGMENTER else "onnxruntime cached-support") + tag
+            if seg.precision != "fp32":
+                label += f" {seg.precision}"
             if seg.shots is not None and seg.shots != k:
                 skipped.append({"config": label, "shots": k, "reason": f"graph exported for K={seg.shots}"})
                 continue

@@ -39,6 +39,7 @@ class OnnxRuntimeConfiguration(Configuration):
         super().__init__(label, shots, img_size, source)
         self.key = key
         self.segmenter = segmenter  # runtime.Segmenter over active OnnxRuntimeRunners
+        self.precision = segmenter.precision  # recorded in the graphs: fp32, fp16, int8 or a mix
         self.mode = CACHED_MODE if segmenter.is_split else EPISODE_MODE
         self.cost_path = COST_QUERY if segmenter.is_split else COST_EPISODE
         self._parameter_counts = parameter_counts

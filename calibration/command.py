@@ -120,16 +120,10 @@ def run(args) -> int:
     import time
     from pathlib import Path
 
-    from ..errors import UserError
-    from .precision import read_graphs, write_graphs
+    from .precision import check_output, read_graphs, write_graphs
 
     source, output = Path(args.model), Path(args.output)
-    if output.suffix != ".onnx":
-        raise UserError(f"output file must end in .onnx: {output}")
-    if output.resolve() == source.resolve():
-        raise UserError("the output would overwrite the FP32 source: choose another -o")
-    if not (output.parent if str(output.parent) else Path(".")).is_dir():
-        raise UserError(f"output folder does not exist: {output.parent}")
+    check_output(source, output)
     start = time.perf_counter()
     models = read_graphs(source)
     img_size = int({p.key: p.value for p in next(iter(models.values())).metadata_props}["hsnet_deploy.img_size"])

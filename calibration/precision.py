@@ -230,13 +230,21 @@ def write_graphs(models: dict, path) -> dict:
     return paths
 
 
-def convert_file(source, output, options: PrecisionOptions) -> dict:
-    """Convert an FP32 export (NAME.onnx and its split siblings) to ``output`` (+ siblings)."""
+def check_output(source, output) -> None:
+    """UserError unless ``output`` is a new NAME.onnx in an existing folder."""
     source, output = Path(source), Path(output)
     if output.suffix != ".onnx":
         raise UserError(f"output file must end in .onnx: {output}")
     if output.resolve() == source.resolve():
         raise UserError("the output would overwrite the FP32 source: choose another -o")
+    folder = output.parent if str(output.parent) else Path(".")
+    if not folder.is_dir():
+        raise UserError(f"output folder does not exist: {folder}")
+
+
+def convert_file(source, output, options: PrecisionOptions) -> dict:
+    """Convert an FP32 export (NAME.onnx and its split siblings) to ``output`` (+ siblings)."""
+    check_output(source, output)
     models = read_graphs(source)
     return write_graphs(convert_graphs(models, options), output)
 

@@ -90,4 +90,5 @@ def run(args: argparse.Namespace) -> int:
             for query in tqdm(source, total=len(source), desc="segmenting", unit="image", disable=not source.is_folder):
                 writer.write(query, segmenter.segment(query.image))  # (h, w) uint8 {0, 1}
     print(plan.summary())
+    print(f"model: {segmenter!r}")  # backend, graphs and the precision recorded in them
     return 0

@@ -252,7 +252,7 @@ class TorchModelLoader:
             if not is_reference(str(self.checkpoint)) and not path.is_file():
                 raise UserError(f"checkpoint not found: {path}")
             model = load_hsnet(backbone=self.backbone, checkpoint=str(path))
-            self.sha256 = file_sha256(path)
+            self.sha256 = file_sha256(str(self.checkpoint))  # "reference" is a name, not a path
         else:
             model = self.checkpoint
         self.model = model.to(device).eval()

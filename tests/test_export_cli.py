@@ -91,7 +91,7 @@ def test_check_command_passes_exported_files(cli_exports, capsys):
     files = [str(out / n) for n in ("ckpt.onnx", "vgg.onnx", "vgg.support.onnx", "vgg.query.onnx")]
     assert main(["check", *files]) == 0
     text = capsys.readouterr().out
-    assert text.count("PASS: 12/12 checks passed") == 4 and "FAIL" not in text
+    assert text.count("PASS: 13/13 checks passed") == 4 and "FAIL" not in text
     assert "ops (" in text and "Conv " in text  # the op histogram
 
 

@@ -195,12 +195,14 @@ def test_metadata_round_trip_and_problems():
     contract.GraphInfo.from_metadata(missing, "x.onnx")  # the runtime does not need the version
 
 
-def test_split_graphs_of_different_precision_or_batch_are_refused(tmp_path):
+def test_split_graphs_of_different_batch_are_refused_but_precision_may_differ(tmp_path):
     path = make_episode_graph(tmp_path / "a.onnx", img_size=S)
-    for key, value in ((contract.KEY_PRECISION, "int8"), (contract.KEY_BATCH, "1")):
-        make_split_graphs(path, img_size=S, query_overrides={key: value})
-        with pytest.raises(UserError, match=f"different exports .*{key.split('.')[-1]}"):
-            Segmenter.load(path, device="cpu")
+    make_split_graphs(path, img_size=S, query_overrides={contract.KEY_BATCH: "1"})
+    with pytest.raises(UserError, match="different exports .*batch"):
+        Segmenter.load(path, device="cpu")
+    make_split_graphs(path, img_size=S, query_overrides={contract.KEY_PRECISION: "int8"})
+    with Segmenter.load(path, device="cpu") as seg:  # support features are float32 whatever the precision
+        assert seg.is_split and seg.precision == "support fp32 + query int8"
 
 
 def test_torch_free_contract_agrees_with_the_model_spec():
