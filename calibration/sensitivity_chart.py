@@ -26,17 +26,18 @@ def write_sensitivity_chart(report: dict, path) -> None:
     title = (f"INT8 sensitivity: mIoU lost when only one group is INT8 "
              f"(FP32 {report.get('fp32_miou', float('nan')):.2f}, {report.get('episodes', '?')} episodes)")
     draw.text((MARGIN, MARGIN // 2), title, fill=(0, 0, 0), font=font)
-    span = max([abs(g["delta_miou"]) for g in groups.values()] + [0.1])
+    lost = max([g["delta_miou"] for g in groups.values()] + [0.0])
+    gained = max([-g["delta_miou"] for g in groups.values()] + [0.0])
     x0, plot = MARGIN + LABEL, WIDTH - 2 * MARGIN - LABEL - NOTE
-    zero = x0 + (plot // 4 if any(g["delta_miou"] < 0 for g in groups.values()) else 0)
-    scale = (x0 + plot - zero) / span
+    scale = plot / max(lost + gained, 0.1)  # both signs fit: mIoU gained draws left of zero
+    zero = x0 + gained * scale
     y = MARGIN * 2
     draw.line([(zero, y - 4), (zero, y + ROW * len(groups))], fill=GREY)
     for name, g in groups.items():
         draw.text((MARGIN, y + 4), name, fill=(0, 0, 0), font=small)
         end = zero + g["delta_miou"] * scale
         draw.rectangle([min(zero, end), y + 3, max(zero, end), y + ROW - 3], fill=ORANGE if name in chosen else BLUE)
-        draw.text((x0 + plot + 8, y + 4), f"{g['delta_miou']:+.2f} mIoU, max err {100 * g['max_rel']:.1f}% of range",
+        draw.text((x0 + plot + 8, y + 4), f"{g['delta_miou']:+.2f} mIoU, max err {100 * g['max_rel']:.2g}% of range",
                   fill=(0, 0, 0), font=small)
         y += ROW
     if report.get("trials"):

@@ -115,3 +115,18 @@ def test_export_writes_the_precision_it_is_asked_for(tmp_path):
     assert _meta(tmp_path / "k.query.onnx")["hsnet_deploy.precision"] == "fp16"
     support = _meta(tmp_path / "k.support.onnx")
     assert support["hsnet_deploy.precision"] == "int8" and "synthetic" in support["hsnet_deploy.calibration_source"]
+
+
+def test_compare_mask_iou_is_none_when_neither_predicts_foreground():
+    from hsnet_deploy.hsnet.data import SyntheticFewShot
+    from hsnet_deploy.hsnet.evaluation.compare import Comparison, format_summary
+
+    dataset = SyntheticFewShot(seed=0, split="test", img_size=32, shot=1, n_episodes=1)
+    episode = dataset.episode(0)
+    background = np.zeros((1, 2, 32, 32), np.float32)
+    background[:, 0] = 1.0  # every pixel votes background
+    comparison = Comparison(1e-3, 1e-3, dataset.class_ids)
+    comparison.add(background, background + np.float32(1e-4), episode)
+    summary = comparison.summary()
+    assert summary["mask"]["iou"] is None and summary["mask"]["agreement"] == 1.0 and summary["passed"]
+    assert "n/a (neither predicts foreground)" in format_summary(summary, "a", "b")

@@ -14,7 +14,8 @@ with a = model A, b = model B (the reference), over every element of every episo
     tolerances    the smallest atol that passes with rtol = 0 (max abs), and the
                   smallest rtol that passes with atol = 0 (max rel)
     NaN / Inf     counted in a (a non-finite value always fails)
-    masks         pixel agreement and foreground IoU of the two votes; mIoU of each
+    masks         pixel agreement and foreground IoU of the two votes (None when
+                  neither predicts any foreground); mIoU of each
                   against the ground truth (the official metric) and their difference
 
 The gate passes when no element of the logits is outside both tolerances (or at most
@@ -112,7 +113,7 @@ class Comparison:
             "episodes": self.episodes, "atol": self.atol, "rtol": self.rtol, "max_outside": self.max_outside,
             "logits": logits,
             "mask": {"agreement": self.agree / max(self.pixels, 1),
-                     "iou": self.inter / self.union if self.union else 1.0,
+                     "iou": self.inter / self.union if self.union else None,  # None: no foreground in either
                      "differing_pixels": masks["outside"], "non_finite": masks["non_finite"]},
             "miou_a": miou_a, "miou_b": miou_b, "delta_miou": miou_a - miou_b,
             "passed": bool(passed),
@@ -129,8 +130,9 @@ def format_summary(summary: dict, name_a: str, name_b: str) -> str:
         f"        outside atol {summary['atol']:g} and rtol {summary['rtol']:g}: {100 * lg['outside_share']:.4f} % "
         f"({lg['outside']} elements); NaN/Inf: {lg['non_finite']}",
         f"        would pass with --atol {lg['passing_atol']:.4g} (any rtol) or --rtol {lg['passing_rtol']:.4g} (any atol)",
-        f"mask    agreement {100 * mk['agreement']:.4f} %  foreground IoU {100 * mk['iou']:.3f} %  "
-        f"({mk['differing_pixels']} pixels differ)",
+        f"mask    agreement {100 * mk['agreement']:.4f} %  foreground IoU "
+        + (f"{100 * mk['iou']:.3f} %" if mk["iou"] is not None else "n/a (neither predicts foreground)")
+        + f"  ({mk['differing_pixels']} pixels differ)",
         f"mIoU    A {summary['miou_a']:.2f}  B {summary['miou_b']:.2f}  difference {summary['delta_miou']:+.2f}",
         "PASSED" if summary["passed"] else "FAILED: " + (
             f"{lg['non_finite']} NaN/Inf" if lg["non_finite"] else
