@@ -112,12 +112,12 @@ def int8_nodes(model, float_groups=()) -> list[str]:
     return [node for node, group in groups.items() if group not in set(float_groups)]
 
 
-def convert_graph(model, kind: str, options: PrecisionOptions, support_encoder=None, cache_path=None, feeds=None):
-    """One FP32 graph -> a new graph in ``options.precision_of(kind)`` (labelled, unchecked).
+def convert_graph(model, kind: str, options: PrecisionOptions, support_encoder=None):
+    """One FP32 graph -> a new graph in ``options.precision_of(kind)`` (labelled, unchecked);
+    the graph itself when that precision is fp32.
 
     support_encoder: ``feeds -> features`` of the FP32 support encoder (a query graph's
-    INT8 calibration). cache_path: onnxruntime's calibration cache (reused if it exists).
-    feeds: calibration feeds already read (else read from ``options.calibration``).
+    INT8 calibration reads the features it computes for each episode's supports).
     """
     import onnx
 
@@ -127,9 +127,9 @@ def convert_graph(model, kind: str, options: PrecisionOptions, support_encoder=N
     if meta.get(KEY_PRECISION, "fp32") != "fp32":
         raise UserError(f"the {kind} graph is already {meta[KEY_PRECISION]}: convert from its FP32 export")
     precision = options.precision_of(kind)
-    present = sorted(set(island_nodes(model).values()), key=ISLANDS.index)
     if precision == "fp32":
         return model
+    present = sorted(set(island_nodes(model).values()), key=ISLANDS.index)
     if precision == "fp16":
         from .fp16 import to_fp16
 
@@ -140,16 +140,14 @@ def convert_graph(model, kind: str, options: PrecisionOptions, support_encoder=N
         from .int8 import quantize_int8
 
         img_size = int(meta["hsnet_deploy.img_size"])
-        if feeds is None and not (cache_path is not None and Path(cache_path).is_file()):
-            feeds = calibration_feeds(options.calibration, kind, img_size, _shots_for_calibration(model),
-                                      support_encoder, progress=options.progress)
-        nodes = int8_nodes(model, options.float_groups)
-        converted = quantize_int8(model, feeds, options.method, nodes=nodes, cache_path=cache_path)
+        feeds = calibration_feeds(options.calibration, kind, img_size, _shots_for_calibration(model),
+                                  support_encoder, progress=options.progress)
+        converted = quantize_int8(model, feeds, options.method, nodes=int8_nodes(model, options.float_groups))
         kept = [g for g in options.float_groups if g not in present]
         updates = {
             KEY_ISLANDS: ",".join(present + kept),
             KEY_CALIBRATION_SOURCE: options.calibration.describe(),
-            KEY_CALIBRATION_EPISODES: str(len(feeds) if feeds is not None else options.calibration.episodes),
+            KEY_CALIBRATION_EPISODES: str(len(feeds)),
             KEY_CALIBRATION_METHOD: options.method,
         }
     updates[KEY_PRECISION] = precision

@@ -7,9 +7,9 @@
 For each node group g of :mod:`node_groups` (backbone stages, correlation per level,
 squeezing blocks, mixing blocks, decoder), the episode graph is quantized with *only* g
 in INT8 (the rest float32; the activation ranges are calibrated once and reused from
-onnxruntime's calibration cache), and scored on held-out training-split episodes (the
-calibration source with seed + 1, so neither the calibration episodes nor any test
-episode) against the FP32 graph on the same episodes:
+onnxruntime's calibration cache), and scored on other training-split episodes (the
+calibration source drawn with seed + 1: a different draw from the calibration episodes,
+and never a test episode) against the FP32 graph on the same episodes:
 
     ΔmIoU_g       mIoU(FP32) - mIoU(only g INT8), official metric over the source's classes
     logit error   max |z_g - z| / (max z - min z) and mean |z_g - z| (z: FP32 logits)
