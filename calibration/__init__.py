@@ -30,7 +30,7 @@ Libraries, and why (measured on the reference model, 200x200, this CPU):
   held-out training episodes (FP32 mIoU 67.83): max 67.10, percentile 67.14, entropy
   67.10; max is the default (36 s against 80-90 s for the histogram methods).
 - FP16: onnxconverter-common's ``convert_float_to_float16`` with a node block list (a
-  100 kB pure-Python package needing only onnx); see :mod:`fp16` for why not AutoCast.
+  90 kB pure-Python wheel needing onnx, numpy, protobuf, packaging); see :mod:`fp16` for why not AutoCast.
 """
 
 from __future__ import annotations
