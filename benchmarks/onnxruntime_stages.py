@@ -27,7 +27,6 @@ fused, joined by " + ") onto the same stages.
 from __future__ import annotations
 
 import json
-import re
 import tempfile
 from collections import defaultdict
 from pathlib import Path
@@ -36,20 +35,18 @@ from typing import Mapping
 from .staged_forward import CORRELATION, DECODER, MIX, QUERY_BACKBONE, SQUEEZE, SUPPORT_BACKBONE, UNATTRIBUTED
 PIPELINE = (QUERY_BACKBONE, SUPPORT_BACKBONE, CORRELATION, SQUEEZE, MIX, DECODER)  # data-flow order
 _LEARNER_STAGES = (SQUEEZE, MIX, DECODER)
-_BLOCK = re.compile(r"/hpn_learner/(encoder_layer(?:4to3|3to2)|encoder_layer[432]|decoder[12])[./]")
 _MIX_LEVEL_OPS = {"MatMul", "FusedMatMul", "Add", "ReduceMean"}
 QUERY_INPUTS = frozenset({"query_img"})
 SUPPORT_IMAGE_INPUTS = frozenset({"support_imgs", "support_masks"})
 
 
 def _block_stage(name: str):
-    match = _BLOCK.search(name)
-    if match is None:
+    from ..calibration import node_groups  # one parser of the learner's module paths
+
+    block = node_groups.learner_block(name)
+    if block is None:
         return None
-    block = match.group(1)
-    if block.startswith("decoder"):
-        return DECODER
-    return MIX if "to" in block else SQUEEZE
+    return {node_groups.SQUEEZE: SQUEEZE, node_groups.MIX: MIX, node_groups.DECODER: DECODER}[block[0]]
 
 
 def node_stages(model) -> dict[str, str]:

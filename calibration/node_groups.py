@@ -35,11 +35,12 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Mapping
-
-import onnx
+from typing import TYPE_CHECKING, Mapping, Optional
 
 from ..runtime.graph_contract import KEY_IMG_SIZE
+
+if TYPE_CHECKING:  # onnx is imported by the functions that read graphs: learner_block needs none
+    import onnx
 
 MASK_RESIZE, L2_NORM, GROUP_NORM, VOTE = "mask resize", "l2 normalisation", "group norm", "vote"
 ISLANDS = (MASK_RESIZE, L2_NORM, GROUP_NORM, VOTE)
@@ -47,58 +48,52 @@ SUPPORT_MASKS, LOGITS = "support_masks", "logits"
 PASS_THROUGH = frozenset({"Cast", "QuantizeLinear", "DequantizeLinear"})
 _BLOCK = re.compile(r"/hpn_learner/(encoder_layer(?:4to3|3to2|[432])|decoder[12])[./]")
 _NORM_CHAIN = frozenset({"Add", "Max", "Clip"})  # between ReduceL2 and the Div: the ε
+SQUEEZE, MIX, DECODER = "squeeze", "mix", "decoder"  # the learner's block kinds
 
 
-def node_key(node: onnx.NodeProto) -> str:
+def learner_block(name: str) -> Optional[tuple[str, str]]:
+    """A node name's learner block: ("squeeze", "4") for ``encoder_layer4``, ("mix",
+    "4to3"), ("decoder", "1"); None outside the learner's blocks."""
+    match = _BLOCK.search(name)
+    if match is None:
+        return None
+    block = match.group(1)
+    if block.startswith("decoder"):
+        return DECODER, block[-1]
+    detail = block[len("encoder_layer"):]
+    return (MIX if "to" in detail else SQUEEZE), detail
+
+
+def node_key(node: "onnx.NodeProto") -> str:
     """A node's name, or its first output where it has none (names are not required)."""
     return node.name or node.output[0]
 
 
-def island_nodes(model: onnx.ModelProto) -> dict[str, str]:
+def island_nodes(model: "onnx.ModelProto") -> dict[str, str]:
     """Node key -> island (one of :data:`ISLANDS`) for every node that must stay float32."""
+    from ..export.onnx_graph import computed_only_from, downstream
+
     graph = model.graph
     islands: dict[str, str] = {}
-    for key in _mask_only_nodes(graph):
-        islands[key] = MASK_RESIZE
+    _, mask_nodes = computed_only_from(graph, SUPPORT_MASKS)  # the export's mask-resize check's rule
+    for node in mask_nodes:
+        islands[node_key(node)] = MASK_RESIZE
     for key in _l2_norm_nodes(graph):
         islands[key] = L2_NORM
     for key in _group_norm_nodes(graph):
         islands[key] = GROUP_NORM
     if LOGITS in {o.name for o in graph.output}:
-        reached = {LOGITS}
-        for node in graph.node:  # topologically sorted
+        reached = downstream(graph, [LOGITS])
+        for node in graph.node:
             if any(i in reached for i in node.input):
-                reached.update(node.output)
                 islands[node_key(node)] = VOTE
     return islands
 
 
-def _constant_tensors(graph: onnx.GraphProto) -> set[str]:
-    """Initializers, Constant outputs, and whatever is computed from them and dims alone."""
-    consts = {t.name for t in graph.initializer} | {""}
-    for node in graph.node:
-        if node.op_type in ("Constant", "Shape", "Size") or all(i in consts for i in node.input):
-            consts.update(node.output)
-    return consts
+def _l2_norm_nodes(graph: "onnx.GraphProto") -> list[str]:
+    from ..export.onnx_graph import consumers
 
-
-def _mask_only_nodes(graph: onnx.GraphProto) -> list[str]:
-    consts = _constant_tensors(graph)
-    mask_only = {SUPPORT_MASKS}
-    keys = []
-    for node in graph.node:
-        ins = list(node.input)
-        if any(i in mask_only for i in ins) and all(i in mask_only or i in consts for i in ins):
-            mask_only.update(node.output)
-            keys.append(node_key(node))
-    return keys
-
-
-def _l2_norm_nodes(graph: onnx.GraphProto) -> list[str]:
-    users: dict[str, list[onnx.NodeProto]] = {}
-    for node in graph.node:
-        for name in set(node.input):
-            users.setdefault(name, []).append(node)
+    users = consumers(graph)
     keys = []
     for node in graph.node:
         if node.op_type != "ReduceL2":
@@ -115,7 +110,7 @@ def _l2_norm_nodes(graph: onnx.GraphProto) -> list[str]:
     return keys
 
 
-def _group_norm_nodes(graph: onnx.GraphProto) -> list[str]:
+def _group_norm_nodes(graph: "onnx.GraphProto") -> list[str]:
     modules = {node.name.rsplit("/", 1)[0] for node in graph.node
                if node.op_type == "Sqrt" and "/hpn_learner/" in node.name}
     return [node_key(n) for n in graph.node
@@ -123,15 +118,11 @@ def _group_norm_nodes(graph: onnx.GraphProto) -> list[str]:
 
 
 def _learner_group(name: str):
-    match = _BLOCK.search(name)
-    if match is None:
+    block = learner_block(name)
+    if block is None:
         return None
-    block = match.group(1)
-    if block.startswith("decoder"):
-        return "decoder"
-    if "to" in block:
-        return "mix " + block[len("encoder_layer"):]
-    return "squeeze layer" + block[-1]
+    kind, detail = block
+    return {DECODER: DECODER, MIX: f"mix {detail}", SQUEEZE: f"squeeze layer{detail}"}[kind]
 
 
 def _stride_of(img_size: int, side) -> int:
@@ -141,15 +132,17 @@ def _stride_of(img_size: int, side) -> int:
     return max(4, 2 ** round(math.log2(img_size / side)))
 
 
-def quantizable_groups(model: onnx.ModelProto, shapes: Mapping[str, list]) -> dict[str, str]:
+def quantizable_groups(model: "onnx.ModelProto", shapes: Mapping[str, list]) -> dict[str, str]:
     """Node key -> group for every Conv and correlation MatMul (see the module doc).
 
     shapes: inferred dims of the graph's tensors (``onnx_graph.Inferred.shapes``).
     """
+    from ..export.onnx_graph import data_free_tensors, producers
+
     meta = {p.key: p.value for p in model.metadata_props}
     img_size = int(meta.get(KEY_IMG_SIZE, "0") or 0)
-    consts = _constant_tensors(model.graph)
-    producer = {o: n for n in model.graph.node for o in n.output}
+    consts = data_free_tensors(model.graph)
+    producer = producers(model.graph)
     islands = island_nodes(model)
 
     def source(name: str) -> str:  # look through Cast / Q / DQ

@@ -29,6 +29,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+from ..export.onnx_graph import consumers, producers
 from ..runtime.graph_contract import KEY_ISLANDS, KEY_PRECISION
 from .node_groups import PASS_THROUGH, island_nodes, node_key, quantizable_groups
 
@@ -45,7 +46,7 @@ def node_precision(node: onnx.NodeProto, producer: Mapping[str, onnx.NodeProto],
 
 def group_precisions(model: onnx.ModelProto, shapes, types) -> dict[str, Counter]:
     """group -> Counter of its nodes' precisions."""
-    producer = {o: n for n in model.graph.node for o in n.output}
+    producer = producers(model.graph)
     groups = quantizable_groups(model, shapes)
     by_group: dict[str, Counter] = defaultdict(Counter)
     for node in model.graph.node:
@@ -58,10 +59,7 @@ def group_precisions(model: onnx.ModelProto, shapes, types) -> dict[str, Counter
 def _qdq_problems(model: onnx.ModelProto) -> list[str]:
     graph = model.graph
     inits = {t.name: t for t in graph.initializer}
-    consumers = defaultdict(list)
-    for node in graph.node:
-        for name in node.input:
-            consumers[name].append(node)
+    users = consumers(graph)
     problems = []
     for node in graph.node:
         if node.op_type not in ("QuantizeLinear", "DequantizeLinear"):
@@ -80,7 +78,7 @@ def _qdq_problems(model: onnx.ModelProto) -> list[str]:
         axis = next((a.i for a in node.attribute if a.name == "axis"), 1)
         weight = inits.get(node.input[0]) if node.op_type == "DequantizeLinear" else None
         weight_of_conv = weight is not None and any(
-            c.op_type == "Conv" and c.input[1] == node.output[0] for c in consumers[node.output[0]])
+            c.op_type == "Conv" and c.input[1] == node.output[0] for c in users[node.output[0]])
         if weight_of_conv:
             channels = int(weight.dims[0])
             if n_scales != channels or (channels > 1 and axis != 0):
@@ -96,7 +94,7 @@ def precision_problems(model: onnx.ModelProto, shapes, types) -> tuple[list[str]
     meta = {p.key: p.value for p in model.metadata_props}
     precision = meta.get(KEY_PRECISION, "fp32")
     recorded = {s.strip() for s in meta.get(KEY_ISLANDS, "").split(",") if s.strip()}
-    producer = {o: n for n in model.graph.node for o in n.output}
+    producer = producers(model.graph)
     problems: list[str] = []
     islands = island_nodes(model)
     for node in model.graph.node:

@@ -55,7 +55,7 @@ from ..runtime.graph_contract import (
     metadata_problems,
 )
 from .check_report import CheckResult, Report  # noqa: F401 - Report is part of this module's API
-from .onnx_graph import QDQ_OPS, Inferred, is_weight_upcast
+from .onnx_graph import QDQ_OPS, Inferred, computed_only_from, constant_names, data_free_tensors, is_weight_upcast
 from .tensorrt_ops import TENSORRT_OPSETS, TENSORRT_SOURCE, TENSORRT_SUPPORTED_OPS
 
 MAX_RANK = 8
@@ -212,26 +212,6 @@ def _check_ranks(graph: onnx.GraphProto, shapes) -> str:
     return f"max rank {max((len(shapes[t]) for t in produced), default=0)}"
 
 
-def _constant_names(graph: onnx.GraphProto) -> set[str]:
-    names = {t.name for t in graph.initializer}
-    names.update(n.output[0] for n in graph.node if n.op_type == "Constant")
-    return names
-
-
-def _shape_tensors(graph: onnx.GraphProto, of_inputs_only: bool) -> set[str]:
-    """Tensors that carry no pixel data: constants, Shape/Size outputs (of graph inputs
-    only, if ``of_inputs_only``) and whatever is computed from those alone."""
-    inputs = {i.name for i in graph.input}
-    found = _constant_names(graph)
-    for node in graph.node:
-        if node.op_type in ("Shape", "Size"):
-            if node.input[0] in inputs or not of_inputs_only:
-                found.update(node.output)
-        elif node.input and all((not i) or i in found for i in node.input):
-            found.update(node.output)
-    return found
-
-
 def _check_static_shapes(graph: onnx.GraphProto) -> str:
     inputs = {i.name for i in graph.input}
     bad_ops = sorted({n.op_type for n in graph.node if n.op_type in DATA_DEPENDENT_OPS})
@@ -243,7 +223,7 @@ def _check_static_shapes(graph: onnx.GraphProto) -> str:
             if node.input[0] not in inputs:
                 raise _Fail(f"{node.op_type} of an intermediate tensor ({node.input[0]}): a shape computed at run time")
             shape_reads.append(node.input[0])
-    from_dims = _shape_tensors(graph, of_inputs_only=True)  # constants and graph-input dims only
+    from_dims = data_free_tensors(graph, of_inputs_only=True)  # constants and graph-input dims only
     for node in graph.node:
         for idx in SHAPE_INPUTS.get(node.op_type, ()):
             if idx < len(node.input) and node.input[idx] and node.input[idx] not in from_dims:
@@ -255,7 +235,7 @@ def _check_static_shapes(graph: onnx.GraphProto) -> str:
 
 def _check_reshape_targets(graph: onnx.GraphProto) -> str:
     consts = {t.name: t for t in graph.initializer}
-    from_input_dims = _shape_tensors(graph, of_inputs_only=True)
+    from_input_dims = data_free_tensors(graph, of_inputs_only=True)
     constant, computed = 0, 0
     for node in graph.node:
         if node.op_type != "Reshape":
@@ -279,7 +259,7 @@ def _check_reshape_targets(graph: onnx.GraphProto) -> str:
 def _check_folded(graph: onnx.GraphProto, shapes, types) -> str:
     """No node computes a constant, except explicit quantization (Q/DQ of constant weights:
     TensorRT needs it as written) and FP16 weights cast up to FP32 (:func:`is_weight_upcast`)."""
-    consts = _constant_names(graph)
+    consts = constant_names(graph)
     foldable, kept = [], 0
     for node in graph.node:
         if node.op_type == "Constant":
@@ -340,13 +320,8 @@ def _dtype_name(elem_type: Optional[int]) -> str:
 def _check_mask_resize(graph: onnx.GraphProto) -> str:
     if SUPPORT_MASKS not in {i.name for i in graph.input}:
         return f"n/a (no {SUPPORT_MASKS} input)"
-    consts = _constant_names(graph)
-    no_data = _shape_tensors(graph, of_inputs_only=False)  # constants and shape arithmetic
-    mask_only = {SUPPORT_MASKS}  # tensors computed from the masks (and no other data) alone
-    for node in graph.node:
-        ins = [i for i in node.input if i]
-        if node.op_type not in ("Shape", "Size") and any(i in mask_only for i in ins) and all(i in mask_only or i in no_data for i in ins):
-            mask_only.update(o for o in node.output if o)
+    consts = constant_names(graph)
+    mask_only, _ = computed_only_from(graph, SUPPORT_MASKS)  # from the masks (and no other data) alone
     resized_by_resize = [n.name or n.output[0] for n in graph.node if n.op_type in RESIZE_OPS and n.input[0] in mask_only]
     if resized_by_resize:
         raise _Fail(f"a Resize acts on the support masks: {_names(resized_by_resize)} (use constant MatMuls)")

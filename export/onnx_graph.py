@@ -228,6 +228,41 @@ class Inferred:
         return cls(skeleton, shape_table(skeleton), tensor_elem_types(skeleton), strict)
 
 
+def constant_names(graph: onnx.GraphProto) -> set[str]:
+    """Initializers and ``Constant`` node outputs (names only: no values are read)."""
+    names = {t.name for t in graph.initializer}
+    names.update(n.output[0] for n in graph.node if n.op_type == "Constant")
+    return names
+
+
+def data_free_tensors(graph: onnx.GraphProto, of_inputs_only: bool = False) -> set[str]:
+    """Tensors that carry no pixel data: constants, Shape/Size outputs (of graph inputs
+    only, if ``of_inputs_only``) and whatever is computed from those alone."""
+    inputs = {i.name for i in graph.input}
+    found = constant_names(graph)
+    for node in graph.node:
+        if node.op_type in ("Shape", "Size"):
+            if node.input[0] in inputs or not of_inputs_only:
+                found.update(node.output)
+        elif node.input and all((not i) or i in found for i in node.input):
+            found.update(node.output)
+    return found
+
+
+def computed_only_from(graph: onnx.GraphProto, source: str) -> tuple[set[str], list[onnx.NodeProto]]:
+    """(tensors, nodes) computed from ``source`` and data-free tensors alone (``source``
+    included; Shape / Size of it carry no data and are left out), in graph order."""
+    free = data_free_tensors(graph)
+    reached, nodes = {source}, []
+    for node in graph.node:
+        ins = [i for i in node.input if i]
+        if node.op_type not in ("Shape", "Size") and any(i in reached for i in ins) \
+                and all(i in reached or i in free for i in ins):
+            reached.update(o for o in node.output if o)
+            nodes.append(node)
+    return reached, nodes
+
+
 def downstream(graph: onnx.GraphProto, sources: Iterable[str]) -> set[str]:
     """Every tensor computed (directly or not) from ``sources``, the sources included."""
     reached = set(sources)
