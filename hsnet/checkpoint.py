@@ -17,7 +17,6 @@ Keys are checked strictly: anything missing or unexpected is reported, first few
 
 from __future__ import annotations
 
-import hashlib
 import os
 import zipfile
 from pathlib import Path
@@ -25,6 +24,7 @@ from pathlib import Path
 import torch
 
 from ..errors import UserError
+from ..file_digest import sha256_of_file
 from .backbone_features import BACKBONES, backbone_spec
 from .model import HSNet
 
@@ -37,11 +37,7 @@ def file_sha256(path: str | os.PathLike) -> str:
 
     if is_reference(path):
         path = WEIGHTS
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return sha256_of_file(path)
 
 
 def read_state_dict(path: str | os.PathLike, what: str = "checkpoint") -> dict[str, torch.Tensor]:

@@ -12,7 +12,9 @@
     device     auto | cpu | cuda                   every backend
     threads    intra-op CPU threads                onnxruntime, PyTorch
     providers  onnxruntime execution providers      onnxruntime (default: from device)
-    memory     auto | torch | cupy | cuda-python    TensorRT device memory
+    memory     auto | torch | cupy | cuda-python | pycuda
+                                                    TensorRT device and pinned host memory
+    cuda_graph replay a captured CUDA graph          TensorRT
     img_size, backbone, precision                   PyTorch checkpoints (graphs fix them)
     graphs     "auto" (split pair when present) | "episode" | "split"
 
@@ -45,6 +47,7 @@ class RuntimeOptions:
     threads: Optional[int] = None
     providers: Optional[tuple[str, ...]] = None
     memory: str = "auto"
+    cuda_graph: bool = False
     img_size: Optional[int] = None
     backbone: Optional[str] = None
     precision: str = "fp32"
@@ -111,7 +114,7 @@ def make_runners(
 
         records = metadata or {}
         return {
-            kind: TensorRTRunner(EngineLoader(model, records.get(kind)), memory=options.memory)  # type: ignore[arg-type]
+            kind: TensorRTRunner(EngineLoader(model, records.get(kind)), memory=options.memory, cuda_graph=options.cuda_graph)  # type: ignore[arg-type]
             for kind, model in models.items()
         }
     from .torch_runner import DEFAULT_IMG_SIZE, TorchRunner

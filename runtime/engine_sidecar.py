@@ -8,7 +8,13 @@ strings:
     {"hsnet_deploy.graph": "episode", "hsnet_deploy.img_size": "400",
      "hsnet_deploy.shots": "1", ..., "hsnet_deploy.tensorrt_version": "10.3.0",
      "hsnet_deploy.gpu_name": "NVIDIA H100 80GB HBM3",
-     "hsnet_deploy.compute_capability": "9.0"}
+     "hsnet_deploy.compute_capability": "9.0",
+     "hsnet_deploy.onnx_sha256": "...", "hsnet_deploy.build_min_shapes": "query_img:1x3x400x400,...",
+     ...}
+
+``hsnet-deploy build`` writes it with the build options; ``hsnet-deploy sidecar`` writes it
+for an engine built elsewhere (JetPack's trtexec), from the ONNX file and the running
+TensorRT and GPU.
 
 Loading refuses an engine whose recorded TensorRT version or compute capability differs
 from the running ones (the GPU name is informational: same capability, same kernels).
@@ -28,6 +34,19 @@ from .graph_contract import PREFIX
 KEY_TENSORRT_VERSION = PREFIX + "tensorrt_version"
 KEY_GPU_NAME = PREFIX + "gpu_name"
 KEY_COMPUTE_CAPABILITY = PREFIX + "compute_capability"
+KEY_ONNX_SHA256 = PREFIX + "onnx_sha256"  # the ONNX file the engine was built from
+KEY_ONNX_FILE = PREFIX + "onnx_file"  # its name (informational)
+# how it was built (export.build_options): tool, typing, the optimisation profile in
+# trtexec's spelling (name:1x3x400x400,...), and the options given
+KEY_BUILD_TOOL = PREFIX + "build_tool"
+KEY_BUILD_STRONGLY_TYPED = PREFIX + "build_strongly_typed"
+KEY_BUILD_MIN_SHAPES = PREFIX + "build_min_shapes"
+KEY_BUILD_OPT_SHAPES = PREFIX + "build_opt_shapes"
+KEY_BUILD_MAX_SHAPES = PREFIX + "build_max_shapes"
+KEY_BUILD_WORKSPACE_MIB = PREFIX + "build_workspace_mib"
+KEY_BUILD_OPTIMIZATION_LEVEL = PREFIX + "build_optimization_level"
+KEY_BUILD_TIMING_CACHE = PREFIX + "build_timing_cache"
+KEY_BUILD_DLA_CORE = PREFIX + "build_dla_core"
 
 
 def sidecar_path(engine_path: str | os.PathLike) -> Path:
@@ -40,6 +59,26 @@ def format_capability(capability: tuple[int, int]) -> str:
     return f"{int(capability[0])}.{int(capability[1])}"
 
 
+def sidecar_record(
+    graph_metadata: Mapping[str, str],
+    tensorrt_version: str,
+    gpu_name: str,
+    compute_capability: tuple[int, int],
+    extra: Optional[Mapping[str, str]] = None,
+) -> dict[str, str]:
+    """Graph metadata + build environment (+ extra), every value a string."""
+    record = {str(k): str(v) for k, v in graph_metadata.items()}
+    record.update({str(k): str(v) for k, v in (extra or {}).items()})
+    record[KEY_TENSORRT_VERSION] = str(tensorrt_version)
+    record[KEY_GPU_NAME] = str(gpu_name)
+    record[KEY_COMPUTE_CAPABILITY] = format_capability(compute_capability)
+    return record
+
+
+def sidecar_text(record: Mapping[str, str]) -> str:
+    return json.dumps(dict(record), indent=2, sort_keys=True) + "\n"
+
+
 def write_engine_sidecar(
     engine_path: str | os.PathLike,
     graph_metadata: Mapping[str, str],
@@ -49,13 +88,9 @@ def write_engine_sidecar(
     extra: Optional[Mapping[str, str]] = None,
 ) -> Path:
     """Write ``X.engine.json`` atomically: graph metadata + build environment (+ extra)."""
-    record = {str(k): str(v) for k, v in graph_metadata.items()}
-    record.update({str(k): str(v) for k, v in (extra or {}).items()})
-    record[KEY_TENSORRT_VERSION] = str(tensorrt_version)
-    record[KEY_GPU_NAME] = str(gpu_name)
-    record[KEY_COMPUTE_CAPABILITY] = format_capability(compute_capability)
+    record = sidecar_record(graph_metadata, tensorrt_version, gpu_name, compute_capability, extra)
     path = sidecar_path(engine_path)
-    write_text_atomic(path, json.dumps(record, indent=2, sort_keys=True) + "\n")
+    write_text_atomic(path, sidecar_text(record))
     return path
 
 

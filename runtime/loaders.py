@@ -151,13 +151,40 @@ class OnnxSessionLoader:
 
 
 # ---- TensorRT ------------------------------------------------------------------------------
+TENSORRT_INSTALL = (
+    "TensorRT is not installed: pip install tensorrt (10.x or 11.x; on Jetson it comes with "
+    "JetPack, see docs/jetson.md)"
+)
+
+
 def import_tensorrt():
-    """tensorrt, or a UserError saying how to install it."""
+    """tensorrt, or a UserError saying how to install it.
+
+    ``tensorrt-stubs`` (the type stubs the tests check against) installs a ``tensorrt``
+    folder holding only ``.pyi`` files, which Python imports as an empty namespace
+    package: that counts as not installed.
+    """
     try:
         import tensorrt
     except ImportError:
-        raise UserError("running .engine files needs TensorRT: pip install tensorrt (10.x or 11.x)") from None
+        raise UserError(TENSORRT_INSTALL) from None
+    if not hasattr(tensorrt, "Runtime"):
+        raise UserError(TENSORRT_INSTALL + " (only its type stubs are installed here)")
     return tensorrt
+
+
+def tensorrt_major(version: str) -> int:
+    """'10.13.0.35' -> 10; UserError for a version this toolkit cannot use (< 10)."""
+    try:
+        major = int(str(version).split(".")[0])
+    except ValueError:
+        raise UserError(f"cannot read the TensorRT version {version!r}") from None
+    if major < 10:
+        raise UserError(
+            f"TensorRT {version} is too old: hsnet-deploy needs TensorRT 10.x or 11.x "
+            "(the name-based I/O API; JetPack 6 ships 10.x)"
+        )
+    return major
 
 
 class EngineLoader:
@@ -187,7 +214,10 @@ class EngineLoader:
             self._metadata = read_engine_sidecar(path)
         return dict(self._metadata)
 
-    def __call__(self, trt: Any, compute_capability: tuple[int, int]) -> "tuple[trt.Runtime, trt.ICudaEngine]":
+    def __call__(self, compute_capability: tuple[int, int]) -> "tuple[trt.Runtime, trt.ICudaEngine]":
+        import_tensorrt()  # UserError when TensorRT is missing
+        import tensorrt as trt
+
         record = self.record()
         if self.check_compatibility:
             check_engine_compatibility(record, trt.__version__, compute_capability, self.source)

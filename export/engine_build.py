@@ -1,0 +1,110 @@
+"""ONNX files -> engine files + sidecars, all written together or not at all.
+
+    build_engines("hsnet.onnx", options)          -> hsnet.support.engine + hsnet.query.engine
+                                                     when the split pair lies beside it
+                                                     (what the runtime opens), else hsnet.engine
+    build_engines("hsnet.onnx", options, graphs="episode")   -> hsnet.engine
+    build_engines("hsnet.onnx", options, output="out/m.plan") -> out/m.support.plan, ...
+
+Which ONNX files a path stands for is the runtime's rule (``model_files``), the engine
+names follow the graph contract's split naming. Every engine and sidecar (and the timing
+cache) goes to a temporary file first; they are renamed into place only after the last
+build succeeded, so a failed build leaves nothing behind and clobbers nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import Mapping, Optional, Union
+
+from ..atomic_file import atomic_path
+from ..errors import UserError
+from ..file_digest import sha256_of_file
+from ..runtime.backends import select_graphs
+from ..runtime.engine_sidecar import KEY_ONNX_FILE, KEY_ONNX_SHA256, sidecar_path, sidecar_record, sidecar_text
+from ..runtime.graph_contract import GRAPH_KINDS, GraphInfo, split_paths
+from ..runtime.model_files import resolve_model_files
+from .build_options import BuildOptions
+from .tensorrt_builder import BuiltEngine, ProgressFactory, build_serialized, tqdm_phase_bar
+
+ENGINE_SUFFIXES = (".engine", ".plan")
+
+
+def read_onnx_metadata(path: Path) -> dict[str, str]:
+    """The ``metadata_props`` of an ONNX file (weights not loaded)."""
+    try:
+        import onnx
+    except ImportError:
+        raise UserError("building engines reads the ONNX metadata with onnx: pip install onnx") from None
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as err:  # onnx raises DecodeError and friends for a foreign file
+        raise UserError(f"cannot read ONNX file {path}: {str(err).splitlines()[0] if str(err) else type(err).__name__}") from None
+    return {p.key: p.value for p in model.metadata_props}
+
+
+def onnx_graphs(onnx_path: Union[str, os.PathLike], graphs: str = "auto") -> dict[str, Path]:
+    """Graph kind -> ONNX file to build, by the runtime's rule."""
+    files = resolve_model_files(onnx_path)
+    if files.backend != "onnxruntime":
+        raise UserError(f"build takes an .onnx file, got {onnx_path}")
+    return {kind: Path(p) for kind, p in select_graphs(files, graphs).items()}
+
+
+def engine_paths(onnx: Mapping[str, Path], output: Optional[Union[str, os.PathLike]]) -> dict[str, Path]:
+    """Graph kind -> engine path: ``output`` (default: the ONNX name with .engine), split-named."""
+    first = next(iter(onnx.values()))
+    target = Path(output) if output is not None else first.with_suffix(".engine")
+    if target.suffix.lower() not in ENGINE_SUFFIXES:
+        raise UserError(f"-o {target}: an engine file name ends in .engine or .plan")
+    if target.is_dir():
+        raise UserError(f"-o {target} is a folder, not a file")
+    named = split_paths(target)
+    return {kind: named[kind] for kind in GRAPH_KINDS if kind in onnx}
+
+
+def gpu_of(memory: str) -> tuple[str, tuple[int, int]]:
+    """(GPU name, compute capability) of the device engines are built for."""
+    from ..runtime.cuda_memory import open_device_memory
+
+    device = open_device_memory(memory)
+    try:
+        return device.gpu()
+    finally:
+        device.close()
+
+
+def build_engines(
+    onnx_path: Union[str, os.PathLike],
+    options: BuildOptions = BuildOptions(),
+    output: Optional[Union[str, os.PathLike]] = None,
+    graphs: str = "auto",
+    memory: str = "auto",
+    bars: Optional[ProgressFactory] = tqdm_phase_bar,
+) -> dict[str, Path]:
+    """Build every graph ``onnx_path`` stands for; returns kind -> engine path written."""
+    onnx = onnx_graphs(onnx_path, graphs)
+    targets = engine_paths(onnx, output)
+    infos = {kind: GraphInfo.from_metadata(read_onnx_metadata(p), str(p)) for kind, p in onnx.items()}
+    for kind, info in infos.items():
+        info.require_kind(kind)
+    gpu_name, capability = gpu_of(memory)
+    cache_file = Path(options.timing_cache) if options.timing_cache is not None else None
+    cache = cache_file.read_bytes() if cache_file is not None and cache_file.is_file() else b""
+    built: dict[str, BuiltEngine] = {}
+    for kind, path in onnx.items():
+        built[kind] = build_serialized(path, infos[kind], options, bars, cache)
+        cache = built[kind].timing_cache or cache  # the next graph reuses what this one timed
+    with contextlib.ExitStack() as stack:  # every file renamed into place only at the end
+        for kind, target in targets.items():
+            engine = built[kind]
+            stack.enter_context(atomic_path(target)).write_bytes(engine.plan)
+            extra = {KEY_ONNX_SHA256: sha256_of_file(onnx[kind]), KEY_ONNX_FILE: onnx[kind].name}
+            extra.update(options.record(engine.shapes))
+            record = sidecar_record(infos[kind].metadata, engine.tensorrt_version, gpu_name, capability, extra)
+            stack.enter_context(atomic_path(sidecar_path(target))).write_text(sidecar_text(record), encoding="utf-8")
+        if cache_file is not None:
+            stack.enter_context(atomic_path(cache_file)).write_bytes(cache)
+    return targets
