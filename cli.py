@@ -27,6 +27,8 @@ COMMANDS: dict[str, str] = {
     "run": "runtime.command",
     "export": "export.command",
     "convert": "calibration.command",
+    "build": "export.build_command",
+    "sidecar": "export.sidecar_command",
     "check": "export.check_command",
     "bench": "benchmarks.command",
     "eval": "hsnet.evaluation.command",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Optional, Union
 
@@ -24,7 +25,8 @@ from ..errors import UserError
 from ..file_digest import sha256_of_file
 from ..runtime.backends import select_graphs
 from ..runtime.engine_sidecar import KEY_ONNX_FILE, KEY_ONNX_SHA256, sidecar_path, sidecar_record, sidecar_text
-from ..runtime.graph_contract import GRAPH_KINDS, GraphInfo, split_paths
+from ..runtime.graph_contract import GRAPH_KINDS, Dim, GraphInfo, split_paths
+from ..runtime.loaders import import_tensorrt
 from ..runtime.model_files import resolve_model_files
 from .build_options import BuildOptions
 from .tensorrt_builder import BuiltEngine, ProgressFactory, build_serialized, tqdm_phase_bar
@@ -32,8 +34,16 @@ from .tensorrt_builder import BuiltEngine, ProgressFactory, build_serialized, tq
 ENGINE_SUFFIXES = (".engine", ".plan")
 
 
-def read_onnx_metadata(path: Path) -> dict[str, str]:
-    """The ``metadata_props`` of an ONNX file (weights not loaded)."""
+@dataclass(frozen=True)
+class OnnxHeader:
+    """What the builder needs from an ONNX file: its metadata and declared input dims."""
+
+    metadata: dict[str, str]
+    input_dims: dict[str, list[Dim]]  # ints, or the names of dynamic dims ("batch", "shots")
+
+
+def read_onnx_header(path: Path) -> OnnxHeader:
+    """Metadata and input dims of an ONNX file (weights not loaded)."""
     try:
         import onnx
     except ImportError:
@@ -42,7 +52,11 @@ def read_onnx_metadata(path: Path) -> dict[str, str]:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as err:  # onnx raises DecodeError and friends for a foreign file
         raise UserError(f"cannot read ONNX file {path}: {str(err).splitlines()[0] if str(err) else type(err).__name__}") from None
-    return {p.key: p.value for p in model.metadata_props}
+    dims: dict[str, list[Dim]] = {}
+    for value in model.graph.input:
+        shape = value.type.tensor_type.shape.dim
+        dims[value.name] = [d.dim_value if d.HasField("dim_value") else d.dim_param for d in shape]
+    return OnnxHeader({p.key: p.value for p in model.metadata_props}, dims)
 
 
 def onnx_graphs(onnx_path: Union[str, os.PathLike], graphs: str = "auto") -> dict[str, Path]:
@@ -85,9 +99,11 @@ def build_engines(
     bars: Optional[ProgressFactory] = tqdm_phase_bar,
 ) -> dict[str, Path]:
     """Build every graph ``onnx_path`` stands for; returns kind -> engine path written."""
+    import_tensorrt()  # a missing TensorRT is reported before anything else is done
     onnx = onnx_graphs(onnx_path, graphs)
     targets = engine_paths(onnx, output)
-    infos = {kind: GraphInfo.from_metadata(read_onnx_metadata(p), str(p)) for kind, p in onnx.items()}
+    headers = {kind: read_onnx_header(p) for kind, p in onnx.items()}
+    infos = {kind: GraphInfo.from_metadata(h.metadata, str(onnx[kind])) for kind, h in headers.items()}
     for kind, info in infos.items():
         info.require_kind(kind)
     gpu_name, capability = gpu_of(memory)
@@ -95,7 +111,7 @@ def build_engines(
     cache = cache_file.read_bytes() if cache_file is not None and cache_file.is_file() else b""
     built: dict[str, BuiltEngine] = {}
     for kind, path in onnx.items():
-        built[kind] = build_serialized(path, infos[kind], options, bars, cache)
+        built[kind] = build_serialized(path, infos[kind], options, bars, cache, headers[kind].input_dims)
         cache = built[kind].timing_cache or cache  # the next graph reuses what this one timed
     with contextlib.ExitStack() as stack:  # every file renamed into place only at the end
         for kind, target in targets.items():

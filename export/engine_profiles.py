@@ -19,10 +19,10 @@ ONNX Runtime TensorRT provider all take their shapes from here, so they cannot d
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Mapping, Optional, Sequence
 
 from ..errors import UserError
-from ..runtime.graph_contract import BATCH_DIM, GRAPH_INPUTS, SHOTS_DIM, GraphInfo
+from ..runtime.graph_contract import BATCH_DIM, GRAPH_INPUTS, SHOTS_DIM, Dim, GraphInfo
 
 Shape = tuple[int, ...]
 DEFAULT_SHOTS_MAX = 10  # a dynamic-K graph without a recorded range: K in 1..10
@@ -85,10 +85,19 @@ def profile_shapes(
     info: GraphInfo,
     batch: Optional[ShapeRange] = None,
     shots: Optional[ShapeRange] = None,
+    input_dims: Optional[Mapping[str, Sequence[Dim]]] = None,
 ) -> dict[str, tuple[Shape, Shape, Shape]]:
-    """Input name -> (min, opt, max) shape, in the graph contract's input order."""
+    """Input name -> (min, opt, max) shape, in the graph contract's input order.
+
+    ``input_dims``: the graph's own declared input dims (ints, and the names ``batch`` /
+    ``shots`` for its dynamic axes), as read from the ONNX file; default: the contract's.
+    """
     b, k = batch_range(info, batch), shots_range(info, shots)
-    dims = info.dims()
+    dims = dict(input_dims) if input_dims is not None else info.dims()
+    for name in GRAPH_INPUTS[info.kind]:
+        unknown = [d for d in dims.get(name, ()) if isinstance(d, str) and d not in (BATCH_DIM, SHOTS_DIM)]
+        if name not in dims or unknown:
+            raise UserError(f"{info.source}: input '{name}' has no contract dims (dynamic dims {unknown} are neither '{BATCH_DIM}' nor '{SHOTS_DIM}')")
 
     def at(name: str, pick: str) -> Shape:
         values = {BATCH_DIM: getattr(b, pick), SHOTS_DIM: getattr(k, pick)}

@@ -23,10 +23,10 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import TYPE_CHECKING, Callable, Mapping, Optional, Sequence
 
 from ..errors import UserError
-from ..runtime.graph_contract import GRAPH_INPUTS, GraphInfo
+from ..runtime.graph_contract import GRAPH_INPUTS, Dim, GraphInfo
 from ..runtime.loaders import import_tensorrt, tensorrt_major
 from .build_options import BuildOptions
 from .engine_profiles import Shape, profile_shapes
@@ -154,16 +154,18 @@ def build_serialized(
     options: BuildOptions,
     bars: Optional[ProgressFactory] = tqdm_phase_bar,
     timing_cache: Optional[bytes] = None,
+    input_dims: Optional[Mapping[str, Sequence[Dim]]] = None,
 ) -> BuiltEngine:
     """Build one engine from ``onnx_path`` (whose metadata is ``info``); nothing is written.
 
     ``timing_cache``: the cache's bytes (b"" for a new one) when ``options.timing_cache``
-    names a file; the updated cache comes back in the result."""
+    names a file; the updated cache comes back in the result. ``input_dims``: the ONNX
+    file's declared input dims (see :func:`engine_profiles.profile_shapes`)."""
     import_tensorrt()  # UserError when TensorRT is missing
     import tensorrt as trt
 
     major = tensorrt_major(trt.__version__)
-    shapes = profile_shapes(info, options.batch, options.shots)
+    shapes = profile_shapes(info, options.batch, options.shots, input_dims)
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
     if options.dla_core is not None:

@@ -3,9 +3,10 @@
 A loader is cheap to build and does its work when called; it carries the backend's
 options, so every command hands the same options to every backend:
 
-    OnnxSessionLoader(model, device, threads, providers)
+    OnnxSessionLoader(model, device, threads, providers, tensorrt_cache)
         model: a path, serialized bytes, or an ``onnx.ModelProto`` (a converter's or a
         calibrator's result, never written to disk)          -> onnxruntime.InferenceSession
+        tensorrt_cache: a folder -> onnxruntime's TensorRT EP first, its engines cached there
     EngineLoader(engine, metadata, check_compatibility)
         engine: a path (metadata from its ``X.engine.json`` sidecar) or serialized bytes
         from a builder (metadata given)                       -> (trt.Runtime, trt.ICudaEngine)
@@ -97,6 +98,48 @@ def choose_providers(device: str, available: Sequence[str], requested: Optional[
     return ["CPUExecutionProvider"]
 
 
+TENSORRT_EP_MISSING = (
+    "this onnxruntime has no TensorrtExecutionProvider: pip install onnxruntime-gpu "
+    "(and TensorRT 10.x/11.x; ONNX Runtime 1.27+ for TensorRT 11)"
+)
+
+
+def onnx_metadata(model: ModelSource, source: str) -> dict[str, str]:
+    """The model's ``metadata_props``, read without a session (weights of a path are read,
+    external data files are not); UserError without the ``onnx`` package."""
+    props = getattr(model, "metadata_props", None)  # an onnx.ModelProto in memory
+    if props is None:
+        try:
+            import onnx
+        except ImportError:
+            raise UserError(f"reading the metadata of {source} for the TensorRT EP needs onnx: pip install onnx") from None
+        try:
+            if isinstance(model, (str, os.PathLike)):
+                proto = onnx.load(str(model), load_external_data=False)
+            else:
+                proto = onnx.load_from_string(_serialized(model))
+        except UserError:
+            raise
+        except Exception as err:  # protobuf's DecodeError and friends
+            reason = str(err).strip().split("\n")[0]
+            raise UserError(f"cannot read ONNX model {source}: {reason}") from None
+        props = proto.metadata_props
+    return {p.key: p.value for p in props}
+
+
+def check_tensorrt_cache(folder: Optional[Union[str, os.PathLike]], device: str, providers: Optional[Sequence[str]]) -> Optional[str]:
+    """The TensorRT EP's cache folder as given (None: no TensorRT EP), or a UserError."""
+    if folder is None:
+        return None
+    if device == "cpu":
+        raise UserError("onnxruntime's TensorRT execution provider runs on a CUDA GPU: a TensorRT cache cannot go with device 'cpu'")
+    if providers:
+        raise UserError("give either execution providers or a TensorRT cache folder (it sets the providers), not both")
+    if Path(folder).exists() and not Path(folder).is_dir():
+        raise UserError(f"TensorRT cache {folder} is a file, not a folder")
+    return str(folder)
+
+
 # onnxruntime graph rewrites this toolkit turns off on the CPU, each with its measurement.
 # MatmulTransposeFusion folds the Transpose of the query features into the correlation
 # MatMul (FusedMatMul, transA=1); on the CPU that product runs at half speed: ResNet50 C1
@@ -106,7 +149,14 @@ CPU_DISABLED_OPTIMIZERS = ("MatmulTransposeFusion",)
 
 
 class OnnxSessionLoader:
-    """Builds an ``onnxruntime.InferenceSession`` on each call."""
+    """Builds an ``onnxruntime.InferenceSession`` on each call.
+
+    ``tensorrt_cache``: a folder (created when missing). The session then runs through
+    onnxruntime's TensorRT EP, then CUDA, then CPU, with the options of
+    :func:`~hsnet_deploy.runtime.onnxruntime_tensorrt.tensorrt_provider_options` (shapes
+    from the model's metadata); a session on which ONNX Runtime quietly dropped the
+    TensorRT EP is refused, never run on another EP.
+    """
 
     def __init__(
         self,
@@ -114,12 +164,15 @@ class OnnxSessionLoader:
         device: str = "auto",
         threads: Optional[int] = None,
         providers: Optional[Sequence[str]] = None,
+        tensorrt_cache: Optional[Union[str, os.PathLike]] = None,
     ) -> None:
         self.model = model
         self.device = check_device(device)
         self.threads = check_threads(threads)
         self.providers = tuple(providers) if providers else None
+        self.tensorrt_cache = check_tensorrt_cache(tensorrt_cache, self.device, self.providers)
         self.source = describe_source(model, "ONNX")
+        self._tensorrt_options: Optional[dict[str, str]] = None
 
     def __call__(self):
         return self.session()
@@ -130,7 +183,10 @@ class OnnxSessionLoader:
         if isinstance(self.model, (str, os.PathLike)) and not Path(self.model).is_file():
             raise UserError(f"model not found: {self.model}")
         ort = import_onnxruntime()
-        providers = choose_providers(self.device, ort.get_available_providers(), self.providers)
+        if self.tensorrt_cache is not None:
+            providers: list = self._tensorrt_providers(ort.get_available_providers())
+        else:
+            providers = choose_providers(self.device, ort.get_available_providers(), self.providers)
         options = ort.SessionOptions()
         options.log_severity_level = 3  # errors only: no provider-fallback chatter on stderr
         if self.threads:
@@ -142,12 +198,40 @@ class OnnxSessionLoader:
             options.optimized_model_filepath = str(optimized_model_path)
         disabled = list(CPU_DISABLED_OPTIMIZERS) if providers[0] == "CPUExecutionProvider" else None
         try:
-            return ort.InferenceSession(_serialized(self.model), sess_options=options, providers=providers, disabled_optimizers=disabled)
+            session = ort.InferenceSession(_serialized(self.model), sess_options=options, providers=providers, disabled_optimizers=disabled)
         except UserError:
             raise
         except Exception as err:  # onnxruntime raises its own exception types for bad files
             reason = str(err).strip().split("\n")[0]
             raise UserError(f"cannot load ONNX model {self.source}: {reason}") from None
+        if self.tensorrt_cache is not None:
+            running = list(session.get_providers())
+            if not running or running[0] != "TensorrtExecutionProvider":
+                raise UserError(
+                    f"{self.source}: onnxruntime's TensorRT execution provider could not load (its TensorRT "
+                    f"libraries are missing: pip install tensorrt, or put them on LD_LIBRARY_PATH); "
+                    f"not running on {running[0] if running else 'another provider'} instead"
+                )
+        return session
+
+    def _tensorrt_providers(self, available: Sequence[str]) -> list:
+        """TensorRT EP (options from the model's metadata), CUDA, CPU; the cache folder made."""
+        from .graph_contract import GraphInfo
+        from .onnxruntime_tensorrt import TENSORRT_EP, tensorrt_provider_options, tensorrt_providers
+
+        if TENSORRT_EP not in available:
+            raise UserError(TENSORRT_EP_MISSING)
+        folder = Path(self.tensorrt_cache)  # type: ignore[arg-type]  # set when called
+        if self._tensorrt_options is None:
+            info = GraphInfo.from_metadata(onnx_metadata(self.model, self.source), self.source)
+            self._tensorrt_options = tensorrt_provider_options(info, os.path.abspath(folder))
+        if folder.exists() and not folder.is_dir():
+            raise UserError(f"TensorRT cache {folder} is a file, not a folder")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise UserError(f"cannot create the TensorRT cache folder {folder}: {err.strerror or err}") from None
+        return tensorrt_providers(self._tensorrt_options)
 
 
 # ---- TensorRT ------------------------------------------------------------------------------
