@@ -92,7 +92,7 @@ class FakeDeviceMemory(DeviceMemory):
             work()
 
 
-def make_fake_tensorrt(memory: FakeDeviceMemory, version: str = "10.13.0", dla_cores: int = 0, unsupported_ops=(), fail_build=False):
+def make_fake_tensorrt(device: FakeDeviceMemory, version: str = "10.13.0", dla_cores: int = 0, unsupported_ops=(), fail_build=False):
     """A module standing in for ``tensorrt`` ``version`` (10.x or 11.x)."""
     import onnx
     import onnxruntime as ort
@@ -302,9 +302,9 @@ def make_fake_tensorrt(memory: FakeDeviceMemory, version: str = "10.13.0", dla_c
             assert set(self.shapes) == set(self.engine.inputs), "output shape asked before all input shapes"
             return Dims(self._outputs_for_shapes()[name].shape)
 
-        def set_tensor_address(self, name, memory_ptr):
-            assert memory_ptr in memory.blocks, "address is not a live device allocation"
-            self.addresses[name] = memory_ptr
+        def set_tensor_address(self, name, memory):
+            assert memory in device.blocks, "address is not a live device allocation"
+            self.addresses[name] = memory
             return True
 
         def _run(self):
@@ -312,9 +312,9 @@ def make_fake_tensorrt(memory: FakeDeviceMemory, version: str = "10.13.0", dla_c
             for name in self.engine.inputs:
                 dtype = np.dtype(to_np[self.engine.io[name][1]])
                 n = int(np.prod(self.shapes[name])) * dtype.itemsize
-                feed[name] = memory.blocks[self.addresses[name]][:n].view(dtype).reshape(self.shapes[name])
+                feed[name] = device.blocks[self.addresses[name]][:n].view(dtype).reshape(self.shapes[name])
             for name, value in zip(self.engine.outputs, self.engine.session.run(self.engine.outputs, feed)):
-                block = memory.blocks[self.addresses[name]]
+                block = device.blocks[self.addresses[name]]
                 assert block.size >= value.nbytes, "output buffer too small"
                 block[: value.nbytes] = np.ascontiguousarray(value).reshape(-1).view(np.uint8)
             if self.profiler is not None:
@@ -322,10 +322,10 @@ def make_fake_tensorrt(memory: FakeDeviceMemory, version: str = "10.13.0", dla_c
                     self.profiler.report_layer_time(layer["Name"], 0.1 * (i + 1))
 
         def execute_async_v3(self, stream_handle):
-            assert stream_handle == memory.STREAM
+            assert stream_handle == device.STREAM
             assert set(self.addresses) == set(self.engine.io), "every I/O tensor needs an address"
-            if memory.capturing is not None:
-                memory.capturing.append(self._run)  # captured, not run
+            if device.capturing is not None:
+                device.capturing.append(self._run)  # captured, not run
             else:
                 self._run()
             return True
