@@ -2,6 +2,8 @@
 
     hsnet-deploy bench                          random-weight model + its ONNX export vs baseline
     hsnet-deploy bench best_model.pt hsnet.onnx --shots 1,5 --json out.json --plot out.png
+    hsnet-deploy bench hsnet.engine [--cuda-graph] --json e.json --plot e.png   (engines alone:
+                                                trtexec-style phases, per-layer time and precision)
 
 Prints the tables (measured latency and ratios to the baseline, stage breakdown, FLOPs,
 parameters, Table 5, roofline ESTIMATES); ``--json`` writes every field, ``--plot`` the
@@ -42,7 +44,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="CPU threads for PyTorch and onnxruntime (default: theirs); 1 gives steadier numbers on a busy machine")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random weights and synthetic images (default 0)")
     parser.add_argument("--json", metavar="OUT.json", help="write the full report as JSON")
-    parser.add_argument("--plot", metavar="OUT.png", help="write the stage breakdown as a PNG bar chart (and OUT.peak.png: each stage's share of the measured peak)")
+    parser.add_argument("--plot", metavar="OUT.png", help="write the stage breakdown as a PNG bar chart (and OUT.peak.png: each stage's share of the measured peak); for engines: the slowest layers by precision")
+    parser.add_argument("--layer-iters", type=int, default=5, metavar="N", help="engines: profiled runs for per-layer times (IProfiler; default 5, 0 skips)")
+    parser.add_argument("--memory", choices=("auto", "torch", "cupy", "cuda-python", "pycuda"), default="auto", help="engines: the CUDA library for device and pinned memory")
+    parser.add_argument("--cuda-graph", action="store_true", help="engines: replay a captured CUDA graph (trtexec --useCudaGraph)")
 
 
 def parse_shots(text: str) -> tuple[int, ...]:
@@ -90,6 +95,13 @@ def run(args: argparse.Namespace) -> int:
 
     _check_output(args.json, "--json", ".json")
     _check_output(args.plot, "--plot", ".png")
+    from .engine_bench import is_engine
+
+    engines = [m for m in args.models if is_engine(m)]
+    if engines:
+        if len(engines) != len(args.models):
+            raise UserError("benchmark TensorRT engines on their own (bench ENGINE ...), not mixed with .pt/.onnx models")
+        return run_engines(args, engines)
     if args.table5_size is not None and args.table5_size < 0:
         raise UserError(f"--table5-size must be 0 (skip) or a valid image size, got {args.table5_size}")
     settings = BenchSettings(
@@ -121,4 +133,23 @@ def run(args: argparse.Namespace) -> int:
         if any(r.get("achieved_per_stage") for r in report["results"]):
             write_peak_chart(report, peak_chart_path(args.plot))
             print(f"wrote {peak_chart_path(args.plot)}")
+    return 0
+
+
+def run_engines(args: argparse.Namespace, engines: list) -> int:
+    """``bench ENGINE ...``: trtexec-style figures, per-layer times and precisions."""
+    from ..atomic_file import write_text_atomic
+    from .engine_bench import format_engine_report, run_engine_bench, write_layer_chart
+
+    if args.iters < 1 or args.layer_iters < 0:
+        raise UserError("--iters must be at least 1 and --layer-iters at least 0")
+    report = run_engine_bench(engines, parse_shots(args.shots), args.iters, args.warmup, args.layer_iters,
+                              args.memory, args.cuda_graph, args.seed)
+    print(format_engine_report(report))
+    if args.json:
+        write_text_atomic(args.json, report_json(report))
+        print(f"\nwrote {args.json}")
+    if args.plot:
+        write_layer_chart(report, args.plot)
+        print(f"wrote {args.plot}")
     return 0

@@ -57,7 +57,7 @@ def parse_model_argument(text: str) -> ModelArgument:
         )
     if not path.is_file():
         raise UserError(f"model is not a file: {text}")
-    if suffix not in BENCH_SUFFIXES:  # the runtime also opens .engine files; the bench does not
+    if suffix not in BENCH_SUFFIXES:  # engines go to benchmarks.engine_bench, alone
         raise UserError(f"cannot benchmark {text}: expected a .pt/.pth checkpoint or an .onnx file, got '{path.suffix or path.name}'")
     files = resolve_model_files(path)  # UserError when one half of a split pair is missing
     if files.backend == "torch":

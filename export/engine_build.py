@@ -26,7 +26,7 @@ from ..file_digest import sha256_of_file
 from ..runtime.backends import select_graphs
 from ..runtime.engine_sidecar import KEY_ONNX_FILE, KEY_ONNX_SHA256, sidecar_path, sidecar_record, sidecar_text
 from ..runtime.graph_contract import GRAPH_KINDS, Dim, GraphInfo, split_paths
-from ..runtime.loaders import import_tensorrt
+from ..runtime.loaders import import_tensorrt, onnx_header
 from ..runtime.model_files import resolve_model_files
 from .build_options import BuildOptions
 from .tensorrt_builder import BuiltEngine, ProgressFactory, build_serialized, tqdm_phase_bar
@@ -43,20 +43,9 @@ class OnnxHeader:
 
 
 def read_onnx_header(path: Path) -> OnnxHeader:
-    """Metadata and input dims of an ONNX file (weights not loaded)."""
-    try:
-        import onnx
-    except ImportError:
-        raise UserError("building engines reads the ONNX metadata with onnx: pip install onnx") from None
-    try:
-        model = onnx.load(str(path), load_external_data=False)
-    except Exception as err:  # onnx raises DecodeError and friends for a foreign file
-        raise UserError(f"cannot read ONNX file {path}: {str(err).splitlines()[0] if str(err) else type(err).__name__}") from None
-    dims: dict[str, list[Dim]] = {}
-    for value in model.graph.input:
-        shape = value.type.tensor_type.shape.dim
-        dims[value.name] = [d.dim_value if d.HasField("dim_value") else d.dim_param for d in shape]
-    return OnnxHeader({p.key: p.value for p in model.metadata_props}, dims)
+    """Metadata and input dims of an ONNX file (the runtime's reader; weights not loaded)."""
+    metadata, dims = onnx_header(path, str(path))
+    return OnnxHeader(metadata, dims)
 
 
 def onnx_graphs(onnx_path: Union[str, os.PathLike], graphs: str = "auto") -> dict[str, Path]:

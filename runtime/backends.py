@@ -12,6 +12,8 @@
     device     auto | cpu | cuda                   every backend
     threads    intra-op CPU threads                onnxruntime, PyTorch
     providers  onnxruntime execution providers      onnxruntime (default: from device)
+    tensorrt_cache  a folder                        onnxruntime: run through its TensorRT EP,
+                                                    engines cached in this folder
     memory     auto | torch | cupy | cuda-python | pycuda
                                                     TensorRT device and pinned host memory
     cuda_graph replay a captured CUDA graph          TensorRT
@@ -52,6 +54,7 @@ class RuntimeOptions:
     backbone: Optional[str] = None
     precision: str = "fp32"
     graphs: str = "auto"
+    tensorrt_cache: Optional[str] = None  # last: earlier fields keep their positions
 
     def __post_init__(self) -> None:
         check_device(self.device)
@@ -104,7 +107,9 @@ def make_runners(
         from .onnxruntime_runner import OnnxRuntimeRunner
 
         return {
-            kind: OnnxRuntimeRunner(OnnxSessionLoader(model, options.device, options.threads, options.providers))
+            kind: OnnxRuntimeRunner(
+                OnnxSessionLoader(model, options.device, options.threads, options.providers, tensorrt_cache=options.tensorrt_cache)
+            )
             for kind, model in models.items()
         }
     if backend == "tensorrt":

@@ -6,7 +6,10 @@
 MODEL is a ``.onnx`` (split graphs used when present beside it), ``.engine`` or ``.pt``.
 ``--query`` may be a folder: then ``-o`` (and ``--overlay``) name output folders, the
 support set is encoded once and every image in the folder gets ``<name>.png``.
-Predictions are 0/255 PNGs at the query's original size.
+Predictions are 0/255 PNGs at the query's original size. ``--ort-tensorrt-cache DIR``
+runs an ``.onnx`` model through onnxruntime's TensorRT EP (engines cached in DIR);
+``--memory`` and ``--cuda-graph`` are for ``.engine`` models; an option the model's
+backend would ignore is an error.
 
 The phases: check the model path, the outputs and the support set (each support file
 decoded once, here) -> load the model, encode the support set -> one loop over the query
@@ -22,6 +25,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..errors import UserError
+from .cuda_memory import BACKENDS as MEMORY_BACKENDS
 from .output_plan import OutputPlan
 
 HELP = "segment query image(s) with a model (.onnx, .engine or .pt) and annotated support images"
@@ -46,6 +50,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="where to run (default: auto)")
     parser.add_argument("--threads", type=int, default=None, metavar="N", help="CPU threads for onnxruntime / PyTorch (default: theirs)")
     parser.add_argument("--img-size", type=int, default=None, metavar="N", help="network input size for .pt checkpoints (default 400)")
+    parser.add_argument(
+        "--ort-tensorrt-cache", default=None, metavar="DIR",
+        help="run an .onnx model through onnxruntime's TensorRT execution provider, caching its engines in DIR",
+    )
+    parser.add_argument(
+        "--memory", choices=MEMORY_BACKENDS, default=None,
+        help="CUDA library for an .engine model's device and pinned host memory (default: auto)",
+    )
+    parser.add_argument("--cuda-graph", action="store_true", help="replay an .engine model's inference as a captured CUDA graph")
+
+
+def runtime_options(args: argparse.Namespace, backend: str):
+    """The command's RuntimeOptions; an option the model's backend would ignore is a UserError."""
+    from .backends import RuntimeOptions
+
+    if args.ort_tensorrt_cache is not None and backend != "onnxruntime":
+        raise UserError(f"--ort-tensorrt-cache is for .onnx models; {args.model} is a {backend} model")
+    for given, flag in ((args.memory is not None, "--memory"), (args.cuda_graph, "--cuda-graph")):
+        if given and backend != "tensorrt":
+            raise UserError(f"{flag} is for .engine models; {args.model} is a {backend} model")
+    return RuntimeOptions(
+        device=args.device, threads=args.threads, img_size=args.img_size,
+        tensorrt_cache=args.ort_tensorrt_cache, memory=args.memory or "auto", cuda_graph=args.cuda_graph,
+    )
 
 
 def load_support_set(images: list[str], masks: list[str]):
@@ -67,14 +95,13 @@ def load_support_set(images: list[str], masks: list[str]):
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .backends import RuntimeOptions
     from .model_files import resolve_model_files
     from .query_source import open_query_source
     from .segmenter import Segmenter
 
     # ---- 1. check the model path, outputs and support set before loading or writing ----
-    options = RuntimeOptions(device=args.device, threads=args.threads, img_size=args.img_size)
     files = resolve_model_files(args.model)
+    options = runtime_options(args, files.backend)
     images, masks, names = load_support_set(args.support, args.mask)
     source = open_query_source(args.query)
     overlay: Optional[Path] = Path(args.overlay) if args.overlay else None

@@ -104,15 +104,15 @@ TENSORRT_EP_MISSING = (
 )
 
 
-def onnx_metadata(model: ModelSource, source: str) -> dict[str, str]:
-    """The model's ``metadata_props``, read without a session (weights of a path are read,
-    external data files are not); UserError without the ``onnx`` package."""
-    props = getattr(model, "metadata_props", None)  # an onnx.ModelProto in memory
-    if props is None:
+def onnx_header(model: ModelSource, source: str) -> "tuple[dict[str, str], dict[str, list]]":
+    """(``metadata_props``, input name -> declared dims: ints, or the names of dynamic dims),
+    read without a session (external data files are not read); UserError without ``onnx``."""
+    proto = model if hasattr(model, "metadata_props") and hasattr(model, "graph") else None  # a ModelProto
+    if proto is None:
         try:
             import onnx
         except ImportError:
-            raise UserError(f"reading the metadata of {source} for the TensorRT EP needs onnx: pip install onnx") from None
+            raise UserError(f"reading the metadata of {source} (TensorRT builds, the TensorRT EP) needs onnx: pip install onnx") from None
         try:
             if isinstance(model, (str, os.PathLike)):
                 proto = onnx.load(str(model), load_external_data=False)
@@ -123,8 +123,11 @@ def onnx_metadata(model: ModelSource, source: str) -> dict[str, str]:
         except Exception as err:  # protobuf's DecodeError and friends
             reason = str(err).strip().split("\n")[0]
             raise UserError(f"cannot read ONNX model {source}: {reason}") from None
-        props = proto.metadata_props
-    return {p.key: p.value for p in props}
+    dims = {
+        value.name: [d.dim_value if d.HasField("dim_value") else d.dim_param for d in value.type.tensor_type.shape.dim]
+        for value in proto.graph.input
+    }
+    return {p.key: p.value for p in proto.metadata_props}, dims
 
 
 def check_tensorrt_cache(folder: Optional[Union[str, os.PathLike]], device: str, providers: Optional[Sequence[str]]) -> Optional[str]:
@@ -216,6 +219,7 @@ class OnnxSessionLoader:
 
     def _tensorrt_providers(self, available: Sequence[str]) -> list:
         """TensorRT EP (options from the model's metadata), CUDA, CPU; the cache folder made."""
+        from ..export.engine_profiles import profile_shapes
         from .graph_contract import GraphInfo
         from .onnxruntime_tensorrt import TENSORRT_EP, tensorrt_provider_options, tensorrt_providers
 
@@ -223,8 +227,10 @@ class OnnxSessionLoader:
             raise UserError(TENSORRT_EP_MISSING)
         folder = Path(self.tensorrt_cache)  # type: ignore[arg-type]  # set when called
         if self._tensorrt_options is None:
-            info = GraphInfo.from_metadata(onnx_metadata(self.model, self.source), self.source)
-            self._tensorrt_options = tensorrt_provider_options(info, os.path.abspath(folder))
+            metadata, input_dims = onnx_header(self.model, self.source)
+            info = GraphInfo.from_metadata(metadata, self.source)
+            shapes = profile_shapes(info, input_dims=input_dims)  # the file's own dims, as the builder's
+            self._tensorrt_options = tensorrt_provider_options(info, os.path.abspath(folder), shapes)
         if folder.exists() and not folder.is_dir():
             raise UserError(f"TensorRT cache {folder} is a file, not a folder")
         try:
