@@ -48,22 +48,23 @@ def _feed(runner, shots: int, rng) -> dict[str, np.ndarray]:
     return feed
 
 
-def _stages(engine_path: Path, metadata: dict) -> dict[str, str]:
-    """ONNX node -> stage, from the ONNX file beside the engine (empty when absent)."""
+def _stage_namer(engine_path: Path, metadata: dict):
+    """Layer name -> stage, from the ONNX file beside the engine; "" for every layer when
+    the file is absent or the stage rules' imports (torch, onnx) are not installed."""
     name = metadata.get(KEY_ONNX_FILE)
     if not name or not (engine_path.parent / name).is_file():
-        return {}
+        return lambda layer: ""
     try:
         import onnx
 
-        from .onnxruntime_stages import node_stages
-    except ImportError:
-        return {}
-    return node_stages(onnx.load(str(engine_path.parent / name), load_external_data=False))
+        from .onnxruntime_stages import node_stages, stage_of_layer
+    except ImportError:  # a torch-free device: no stage column
+        return lambda layer: ""
+    stages = node_stages(onnx.load(str(engine_path.parent / name), load_external_data=False))
+    return lambda layer: stage_of_layer(layer, stages)
 
 
 def bench_runner(runner, feed, iters: int, warmup: int, layer_iters: int) -> dict:
-    from .onnxruntime_stages import stage_of_layer
     from .tensorrt_timing import layer_precisions, profile_layers, time_engine
 
     result: dict = {"graph": runner.info.kind, "engine": runner.path, "precision": runner.info.precision,
@@ -74,11 +75,11 @@ def bench_runner(runner, feed, iters: int, warmup: int, layer_iters: int) -> dic
     finally:
         runner.cuda_graph = cuda_graph
     info = layer_precisions(runner.engine_information())
-    stages = _stages(Path(runner.path), runner.metadata)
+    stage_of = _stage_namer(Path(runner.path), runner.metadata)
     names = list(info) + [n for n in times if n not in info]
     result["layers"] = [
         {"name": n, "ms": times.get(n), "precision": info.get(n, {}).get("precision", "unknown"),
-         "type": info.get(n, {}).get("type", ""), "stage": stage_of_layer(n, stages) if stages else ""}
+         "type": info.get(n, {}).get("type", ""), "stage": stage_of(n)}
         for n in names
     ]
     counts: dict[str, int] = {}

@@ -11,9 +11,10 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from ..atomic_file import atomic_path
+from .chart_font import chart_font
 from .staged_forward import STAGES
 
 COLOURS = {
@@ -35,13 +36,6 @@ LABEL_WIDTH = 380
 MARGIN = 20
 LEGEND_ITEM = 230
 TOTAL_LABEL = 90  # room right of the longest bar for its total
-
-
-def chart_font(size: int = 13):
-    try:
-        return ImageFont.load_default(size=size)
-    except TypeError:  # Pillow < 10.1: fixed bitmap font only
-        return ImageFont.load_default()
 
 
 def _nice_step(span: float) -> float:

@@ -39,6 +39,10 @@ def test_runtime_imports_without_torch_onnxruntime_or_tensorrt():
         assert len(names) >= 15, names
         for name in names:
             importlib.import_module("hsnet_deploy.runtime." + name)
+        # the engine toolchain too: a Jetson builds and benches engines without torch
+        for name in ("export.build_command", "export.engine_build", "export.tensorrt_builder", "export.sidecar_command",
+                     "export.trtexec_line", "benchmarks.engine_bench", "benchmarks.tensorrt_timing", "benchmarks.layer_chart"):
+            importlib.import_module("hsnet_deploy." + name)
         import numpy as np
         mask = runtime.postprocess(np.zeros((1, 2, 4, 4), np.float32), (5, 7))
         assert mask.shape == (5, 7)
