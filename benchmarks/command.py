@@ -88,8 +88,15 @@ def report_json(report: dict) -> str:
     return json.dumps(_finite(report), indent=2, allow_nan=False) + "\n"
 
 
+def write_json_if_asked(args: argparse.Namespace, report: dict) -> None:
+    if args.json:
+        from ..atomic_file import write_text_atomic
+
+        write_text_atomic(args.json, report_json(report))
+        print(f"\nwrote {args.json}")
+
+
 def run(args: argparse.Namespace) -> int:
-    from ..atomic_file import write_text_atomic
     from .bench_session import BenchSettings, run_benchmark
     from .report_table import format_report
 
@@ -121,9 +128,7 @@ def run(args: argparse.Namespace) -> int:
     )
     report = run_benchmark(settings)
     print(format_report(report))
-    if args.json:
-        write_text_atomic(args.json, report_json(report))
-        print(f"\nwrote {args.json}")
+    write_json_if_asked(args, report)
     if args.plot:
         from .peak_chart import peak_chart_path, write_peak_chart
         from .stage_chart import write_stage_chart
@@ -138,7 +143,6 @@ def run(args: argparse.Namespace) -> int:
 
 def run_engines(args: argparse.Namespace, engines: list) -> int:
     """``bench ENGINE ...``: trtexec-style figures, per-layer times and precisions."""
-    from ..atomic_file import write_text_atomic
     from .engine_bench import format_engine_report, run_engine_bench, write_layer_chart
 
     if args.iters < 1 or args.layer_iters < 0:
@@ -146,9 +150,7 @@ def run_engines(args: argparse.Namespace, engines: list) -> int:
     report = run_engine_bench(engines, parse_shots(args.shots), args.iters, args.warmup, args.layer_iters,
                               args.memory, args.cuda_graph, args.seed)
     print(format_engine_report(report))
-    if args.json:
-        write_text_atomic(args.json, report_json(report))
-        print(f"\nwrote {args.json}")
+    write_json_if_asked(args, report)
     if args.plot:
         write_layer_chart(report, args.plot)
         print(f"wrote {args.plot}")

@@ -4,11 +4,15 @@ JetPack's own trtexec (``/usr/src/tensorrt/bin/trtexec``), and its way back.
     trtexec --onnx=hsnet.query.onnx --saveEngine=hsnet.query.engine --stronglyTyped
             --minShapes=query_img:1x3x400x400,support_c3:1x1x3x2048x13x13,...
             --optShapes=... --maxShapes=...
-            [--memPoolSize=workspace:2048M] [--builderOptimizationLevel=3]
+            [--memPoolSize=workspace:2048] [--builderOptimizationLevel=3]
             [--timingCacheFile=hsnet.cache] [--useDLACore=0 --allowGPUFallback]
             --profilingVerbosity=detailed --skipInference
 
-The shapes are the builder's (:func:`engine_profiles.profile_shapes`); shapes are given
+``--stronglyTyped`` is what TensorRT 10.x (JetPack) needs for FP16 / Q/DQ files; the
+TensorRT 11 trtexec migration page says it is no longer needed there (strong typing is
+always on) and that ``--fp16`` / ``--int8`` / ``--best`` are removed, so none of those is
+printed. The workspace is in MiB, ``--memPoolSize``'s default unit (8.x's ``--workspace``
+is gone since 10.0). The shapes are the builder's (:func:`engine_profiles.profile_shapes`); shapes are given
 only when the graph has a dynamic axis (trtexec refuses them for a static graph). An
 engine built so has no sidecar: ``hsnet-deploy sidecar ENGINE --onnx ONNX`` records the
 running TensorRT version and GPU beside it, and the runtime then loads it.
@@ -40,7 +44,7 @@ def trtexec_arguments(
     if info.batch is None or info.shots is None:  # a dynamic axis: give the profile
         argv += [f"{flag}={format_profile(shapes, i)}" for i, flag in enumerate(SHAPE_FLAGS)]
     if options.workspace_mib is not None:
-        argv.append(f"--memPoolSize=workspace:{options.workspace_mib}M")
+        argv.append(f"--memPoolSize=workspace:{options.workspace_mib}")  # MiB, trtexec's default unit
     if options.optimization_level is not None:
         argv.append(f"--builderOptimizationLevel={options.optimization_level}")
     if options.timing_cache is not None:
