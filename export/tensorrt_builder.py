@@ -125,10 +125,17 @@ def make_progress_monitor(bars: ProgressFactory) -> "trt.IProgressMonitor":
     return BuildProgress()
 
 
-def check_dla(builder: "trt.Builder", major: int, dla_core: int) -> None:
+LAST_DLA_RELEASE = (10, 7)  # TensorRT 11.3 docs, Jetson migration page: "10.7 was the last release that supported DLA"
+
+
+def check_dla(builder: "trt.Builder", version: str, dla_core: int) -> None:
     """UserError unless this TensorRT and device have DLA core ``dla_core``."""
-    if major >= 11:
-        raise UserError(f"--dla-core {dla_core}: TensorRT {major}.x has no DLA support (DLA is Jetson Orin with TensorRT 10.x)")
+    release = tuple(int(p) for p in str(version).split(".")[:2])
+    if release > LAST_DLA_RELEASE:
+        raise UserError(
+            f"--dla-core {dla_core}: TensorRT {version} has no DLA support (TensorRT 10.7 was the last "
+            "release with DLA; JetPack 6's TensorRT 10.3 has it)"
+        )
     cores = int(builder.num_DLA_cores)
     if cores == 0:
         raise UserError(f"--dla-core {dla_core}: this device has no DLA cores (DLA exists on Jetson AGX Orin and Orin NX)")
@@ -169,7 +176,7 @@ def build_serialized(
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
     if options.dla_core is not None:
-        check_dla(builder, major, options.dla_core)
+        check_dla(builder, str(trt.__version__), options.dla_core)
     network = builder.create_network(network_flags(major))
     parser = trt.OnnxParser(network, logger)
     if not parser.parse_from_file(str(onnx_path)):
