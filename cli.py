@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "convert": "calibration.command",
     "build": "export.build_command",
     "sidecar": "export.sidecar_command",
+    "triton-repo": "export.triton_command",
     "check": "export.check_command",
     "bench": "benchmarks.command",
     "eval": "hsnet.evaluation.command",
