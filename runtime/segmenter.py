@@ -340,6 +340,14 @@ class Segmenter:
         logits = self.network_logits(query_img, support)  # (B, K, 2, S, S)
         return [postprocess(shot_logits, size) for shot_logits, size in zip(logits, sizes)]
 
+    def stream(self, frames, prefetch: int = 1):
+        """Masks of ``frames`` (any iterable of images) against the cached support set, in
+        order, pre-processing up to ``prefetch`` frames ahead in a worker thread
+        (:mod:`frame_stream`)."""
+        from .frame_stream import stream_masks
+
+        return stream_masks(self, frames, prefetch)
+
     # ---- lifecycle -------------------------------------------------------------------
     def close(self) -> None:
         for runner in self.runners.values():
