@@ -125,20 +125,18 @@ def make_progress_monitor(bars: ProgressFactory) -> "trt.IProgressMonitor":
     return BuildProgress()
 
 
-LAST_DLA_RELEASE = (10, 7)  # TensorRT 11.3 docs, Jetson migration page: "10.7 was the last release that supported DLA"
-
-
 def check_dla(builder: "trt.Builder", version: str, dla_core: int) -> None:
-    """UserError unless this TensorRT and device have DLA core ``dla_core``."""
-    release = tuple(int(p) for p in str(version).split(".")[:2])
-    if release > LAST_DLA_RELEASE:
-        raise UserError(
-            f"--dla-core {dla_core}: TensorRT {version} has no DLA support (TensorRT 10.7 was the last "
-            "release with DLA; JetPack 6's TensorRT 10.3 has it)"
-        )
+    """UserError unless this TensorRT and device have DLA core ``dla_core``.
+
+    The builder's own core count decides: NVIDIA's docs disagree across releases (the
+    TensorRT 11.0-11.3 Jetson pages call 10.7 the last release with DLA; 11.4.1 brings it
+    back on AGX Orin with JetPack 7.2.2+), so no version is refused by number."""
     cores = int(builder.num_DLA_cores)
     if cores == 0:
-        raise UserError(f"--dla-core {dla_core}: this device has no DLA cores (DLA exists on Jetson AGX Orin and Orin NX)")
+        raise UserError(
+            f"--dla-core {dla_core}: TensorRT {version} reports no DLA cores on this device "
+            "(DLA exists on Jetson AGX Orin and Orin NX, with the TensorRT releases that support it)"
+        )
     if dla_core >= cores:
         raise UserError(f"--dla-core {dla_core}: this device has DLA cores 0..{cores - 1}")
 
