@@ -24,9 +24,7 @@ import numpy as np
 from ..errors import UserError
 from ..runtime.engine_sidecar import KEY_ONNX_FILE, KEY_TENSORRT_VERSION
 from ..runtime.graph_contract import QUERY, SUPPORT_ENCODER
-
-ENGINE_SUFFIXES = (".engine", ".plan")
-
+from ..runtime.model_files import ENGINE_SUFFIXES
 
 def is_engine(text: str) -> bool:
     return Path(text).suffix.lower() in ENGINE_SUFFIXES
@@ -117,7 +115,7 @@ def run_engine_bench(paths: list[str], shots: tuple[int, ...], iters: int, warmu
                         graphs.append(bench_runner(support, support_feed, iters, warmup, layer_iters))
                         features = support.infer(support_feed)
                         query = seg.runners[QUERY]
-                        query_feed = {n: features[n] if n in features else _feed(query, k, rng)[n] for n in query.inputs}
+                        query_feed = {**_feed(query, k, rng), **{n: features[n] for n in query.inputs if n in features}}
                         graphs.append(bench_runner(query, query_feed, iters, warmup, layer_iters))
                     else:
                         runner = next(iter(seg.runners.values()))

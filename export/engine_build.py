@@ -27,12 +27,9 @@ from ..runtime.backends import select_graphs
 from ..runtime.engine_sidecar import KEY_ONNX_FILE, KEY_ONNX_SHA256, sidecar_path, sidecar_record, sidecar_text
 from ..runtime.graph_contract import GRAPH_KINDS, Dim, GraphInfo, split_paths
 from ..runtime.loaders import import_tensorrt, onnx_header
-from ..runtime.model_files import resolve_model_files
+from ..runtime.model_files import ENGINE_SUFFIXES, resolve_model_files
 from .build_options import BuildOptions
 from .tensorrt_builder import BuiltEngine, ProgressFactory, build_serialized, tqdm_phase_bar
-
-ENGINE_SUFFIXES = (".engine", ".plan")
-
 
 @dataclass(frozen=True)
 class OnnxHeader:

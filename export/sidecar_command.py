@@ -59,7 +59,8 @@ def write_sidecar_for(engine_path: Path, onnx_path: Path, memory: str = "auto") 
     from ..runtime.graph_contract import GraphInfo
     from ..runtime.loaders import EngineLoader
     from .build_options import BuildOptions
-    from .engine_build import ENGINE_SUFFIXES, gpu_of, read_onnx_header
+    from ..runtime.model_files import ENGINE_SUFFIXES
+    from .engine_build import gpu_of, read_onnx_header
 
     if engine_path.suffix.lower() not in ENGINE_SUFFIXES or not engine_path.is_file():
         raise UserError(f"engine not found: {engine_path} (an .engine or .plan file)")

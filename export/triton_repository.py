@@ -44,11 +44,10 @@ def graph_dims(onnx_path: Path) -> dict[str, list]:
     """Every input and output of an ONNX graph -> its dims (ints, or dim names)."""
     import onnx
 
+    from ..runtime.loaders import declared_dims
+
     graph = onnx.load(str(onnx_path), load_external_data=False).graph
-    return {
-        v.name: [d.dim_value if d.HasField("dim_value") else d.dim_param for d in v.type.tensor_type.shape.dim]
-        for v in list(graph.input) + list(graph.output)
-    }
+    return declared_dims(list(graph.input) + list(graph.output))
 
 
 def _tensor(name: str, dims: Sequence, batched: bool) -> str:

@@ -123,11 +123,15 @@ def onnx_header(model: ModelSource, source: str) -> "tuple[dict[str, str], dict[
         except Exception as err:  # protobuf's DecodeError and friends
             reason = str(err).strip().split("\n")[0]
             raise UserError(f"cannot read ONNX model {source}: {reason}") from None
-    dims = {
+    return {p.key: p.value for p in proto.metadata_props}, declared_dims(proto.graph.input)
+
+
+def declared_dims(values) -> dict[str, list]:
+    """ONNX ValueInfos -> name -> declared dims: ints, or the names of dynamic dims."""
+    return {
         value.name: [d.dim_value if d.HasField("dim_value") else d.dim_param for d in value.type.tensor_type.shape.dim]
-        for value in proto.graph.input
+        for value in values
     }
-    return {p.key: p.value for p in proto.metadata_props}, dims
 
 
 def check_tensorrt_cache(folder: Optional[Union[str, os.PathLike]], device: str, providers: Optional[Sequence[str]]) -> Optional[str]:

@@ -29,6 +29,7 @@ BACKEND_BY_SUFFIX = {
     ".pt": "torch",
     ".pth": "torch",
 }
+ENGINE_SUFFIXES = tuple(s for s, backend in BACKEND_BY_SUFFIX.items() if backend == "tensorrt")
 
 
 @dataclass(frozen=True)
