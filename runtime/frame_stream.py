@@ -13,13 +13,12 @@ The overlap helps where the backend releases the GIL while it computes (onnxrunt
 TensorRT and PyTorch all do); ``prefetch=0`` runs everything in the caller's thread.
 Frames are pulled from the iterable lazily (a camera is never read ahead by more than
 ``prefetch`` frames), masks come out in frame order, and an error in one frame (a corrupt
-image) is raised at that frame, after every earlier mask was yielded. Stopping early
-(``break``) shuts the worker down.
+image, or the frame source itself breaking) is raised at that frame, after every earlier
+mask was yielded. Stopping early (``break``) shuts the worker down.
 """
 
 from __future__ import annotations
 
-import itertools
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Iterable, Iterator
@@ -34,6 +33,12 @@ if TYPE_CHECKING:  # pragma: no cover - types only
     from .segmenter import Segmenter
 
 
+def _failed(err: Exception) -> Future:
+    future: Future = Future()
+    future.set_exception(err)
+    return future
+
+
 def stream_masks(segmenter: "Segmenter", frames: Iterable[ImageLike], prefetch: int = 1) -> Iterator[np.ndarray]:
     if not isinstance(prefetch, int) or isinstance(prefetch, bool) or prefetch < 0:
         raise UserError(f"prefetch must be 0 or a positive number of frames, got {prefetch!r}")
@@ -46,9 +51,20 @@ def stream_masks(segmenter: "Segmenter", frames: Iterable[ImageLike], prefetch: 
     frames = iter(frames)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hsnet-preprocess") as pool:
         pending: deque[Future] = deque()
+        source_done = False
 
         def fill() -> None:
-            for frame in itertools.islice(frames, prefetch - len(pending) + 1):
+            nonlocal source_done
+            while not source_done and len(pending) <= prefetch:
+                try:
+                    frame = next(frames)
+                except StopIteration:
+                    source_done = True
+                    return
+                except Exception as err:  # the source broke: raise it after the frames before it
+                    source_done = True
+                    pending.append(_failed(err))
+                    return
                 pending.append(pool.submit(segmenter.prepare_query, frame))
 
         try:

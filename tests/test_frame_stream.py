@@ -73,3 +73,22 @@ def test_stream_errors(segmenter, tmp_path):
     with Segmenter.load(tmp_path / "m.onnx", device="cpu") as fresh:
         with pytest.raises(UserError, match="no support set"):
             next(fresh.stream(_frames(1)))
+
+
+@pytest.mark.parametrize("prefetch", [0, 1, 3])
+def test_a_breaking_source_raises_after_every_earlier_mask(segmenter, prefetch):
+    """A camera or video that breaks at frame 4 (the iterator itself raises): masks 0-3
+    still come out, equal to the frame-by-frame path, and then its error."""
+    frames = _frames(6)
+
+    def breaking_camera():
+        yield from frames[:4]
+        raise UserError("camera stopped")
+
+    got = []
+    with pytest.raises(UserError, match="camera stopped"):
+        for mask in segmenter.stream(breaking_camera(), prefetch=prefetch):
+            got.append(mask)
+    assert len(got) == 4
+    for g, f in zip(got, frames):
+        np.testing.assert_array_equal(g, segmenter.segment(f))
