@@ -32,7 +32,7 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
-        os.chmod(tmp, _default_mode())  # mkstemp makes 0600; an output gets the usual rights
+        os.chmod(tmp, default_file_mode())  # mkstemp makes 0600; an output gets the usual rights
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -40,7 +40,7 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
-def _default_mode() -> int:
+def default_file_mode() -> int:
     """0666 less the process umask: what ``open(path, "w")`` would have given."""
     umask = os.umask(0)
     os.umask(umask)

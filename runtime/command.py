@@ -5,7 +5,10 @@
 
 MODEL is a ``.onnx`` (split graphs used when present beside it), ``.engine`` or ``.pt``.
 ``--query`` may be a folder: then ``-o`` (and ``--overlay``) name output folders, the
-support set is encoded once and every image in the folder gets ``<name>.png``.
+support set is encoded once and every image in the folder gets ``<name>.png``. It may be
+a video file, a camera or a network stream (:mod:`.video_source`): ``-o out.mp4`` writes
+the overlaid video, ``-o DIR`` one mask PNG per frame, with a live frames/s and latency
+line; ``--realtime`` drops frames rather than fall behind (:mod:`.stream_run`).
 Predictions are 0/255 PNGs at the query's original size. ``--ort-tensorrt-cache DIR``
 runs an ``.onnx`` model through onnxruntime's TensorRT EP (engines cached in DIR);
 ``--memory`` and ``--cuda-graph`` are for ``.engine`` models; an option the model's
@@ -21,6 +24,7 @@ into place only when every query has been segmented, so a corrupt query leaves n
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Optional
 
@@ -33,7 +37,10 @@ HELP = "segment query image(s) with a model (.onnx, .engine or .pt) and annotate
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", metavar="MODEL", help="model file: .onnx (episode or split graphs), .engine or .pt")
-    parser.add_argument("--query", required=True, metavar="PATH", help="query image, or a folder of query images")
+    parser.add_argument(
+        "--query", required=True, metavar="PATH",
+        help="query image, folder of images, video file, camera (/dev/videoN or N), stream URL, or 'gst:PIPELINE'",
+    )
     parser.add_argument(
         "--support", action="append", required=True, metavar="IMAGE",
         help="support image (repeat for K shots, each followed by its --mask)",
@@ -44,9 +51,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "-o", "--output", required=True, metavar="PATH",
-        help="output mask .png (0/255), or a folder when --query is a folder",
+        help="output mask .png (0/255); a folder for a folder or stream of queries; "
+        "for a stream, a video file (.mp4, .mkv, .avi) gets the overlaid video",
     )
-    parser.add_argument("--overlay", metavar="PATH", help="also write the query with the mask drawn on it (.png, or a folder)")
+    parser.add_argument("--overlay", metavar="PATH", help="also write the query with the mask drawn on it (.png, a folder, or a video)")
+    parser.add_argument(
+        "--realtime", action="store_true",
+        help="stream queries: always segment the newest frame, dropping those that arrive meanwhile "
+        "(a video file plays at its frame rate)",
+    )
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="where to run (default: auto)")
     parser.add_argument("--threads", type=int, default=None, metavar="N", help="CPU threads for onnxruntime / PyTorch (default: theirs)")
     parser.add_argument("--img-size", type=int, default=None, metavar="N", help="network input size for .pt checkpoints (default 400)")
@@ -98,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
     from .model_files import resolve_model_files
     from .query_source import open_query_source
     from .segmenter import Segmenter
+    from .stream_run import segment_stream
 
     # ---- 1. check the model path, outputs and support set before loading or writing ----
     files = resolve_model_files(args.model)
@@ -108,14 +122,31 @@ def run(args: argparse.Namespace) -> int:
     inputs = [Path(args.model), *map(Path, args.support), *map(Path, args.mask)]
     plan = OutputPlan.checked(source, Path(args.output), overlay, inputs)
 
-    # ---- 2. load the model and encode the support set once ------------------------------
-    with Segmenter.load(files, options=options) as segmenter:
-        segmenter.set_support(images, masks, names=names)
+    if args.realtime and not source.is_stream:
+        raise UserError("--realtime is for video, camera and stream queries")
 
-        # ---- 3. one loop over the queries: segment, write --------------------------------
-        with plan.writer() as writer:
-            for query in tqdm(source, total=len(source), desc="segmenting", unit="image", disable=not source.is_folder):
-                writer.write(query, segmenter.segment(query.image))  # (h, w) uint8 {0, 1}
-    print(plan.summary())
+    # ---- 2. load the model and encode the support set once ------------------------------
+    report = None
+    try:
+        with Segmenter.load(files, options=options) as segmenter:
+            segmenter.set_support(images, masks, names=names)
+
+            # ---- 3. one loop over the queries: segment, write --------------------------------
+            with plan.writer() as writer:
+                if source.is_stream:
+                    print(f"query: {source.describe()}" + (" (realtime)" if args.realtime else ""))
+                    report = segment_stream(segmenter, source, writer.write, realtime=args.realtime)
+                else:
+                    for query in tqdm(source, total=len(source), desc="segmenting", unit="image", disable=not source.is_folder):
+                        writer.write(query, segmenter.segment(query.image))  # (h, w) uint8 {0, 1}
+    finally:
+        if source.is_stream:
+            source.close()  # the camera or stream, even if the model failed to load
+    if report is not None:
+        print(report.summary())
+    print(writer.summary())
     print(f"model: {segmenter!r}")  # backend, graphs and the precision recorded in them
+    if report is not None and report.stopped is not None:
+        print(f"hsnet-deploy run: stopped: {report.stopped}; kept the {report.stats.frames} frame(s) segmented before", file=sys.stderr)
+        return report.exit_code
     return 0

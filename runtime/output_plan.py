@@ -1,10 +1,18 @@
 """Where ``hsnet-deploy run`` writes, checked before anything is loaded or written.
 
-Single query: ``-o pred.png`` (and ``--overlay ov.png``), each written atomically.
-Folder of queries: ``-o DIR`` (and ``--overlay DIR2``) get ``<stem>.png`` per query.
-Folder predictions are written to hidden staging folders beside the targets and moved
-into place only when the whole folder has been segmented (``Writer.commit``), so a
-failure part-way (a corrupt query) leaves the targets exactly as they were.
+Each of ``-o`` (masks) and ``--overlay`` (the query with its mask drawn) is one target:
+
+    query           -o / --overlay          written
+    one image       x.png                   one PNG, atomically
+    image folder    DIR                     DIR/<stem>.png per query
+    video / camera  DIR                     DIR/frame_000000.png ... per segmented frame
+    video / camera  out.mp4 | .mkv | .avi   one video (for -o: the overlaid video)
+
+Folder targets are written to hidden staging folders beside them and moved into place
+by ``Writer.commit``; a video is written under a temporary name and renamed by it. The
+runner commits when the queries ran out, and for a stream also when it broke or was
+interrupted (what was segmented is kept, the video closed so it plays); any other
+failure (a corrupt query image) discards everything, leaving the targets as they were.
 """
 
 from __future__ import annotations
@@ -22,41 +30,101 @@ import numpy as np
 from ..atomic_file import atomic_path
 from ..errors import UserError
 from .overlay import overlay as draw_overlay
-from .query_source import Query, QuerySource
+from .query_source import Query
+from .video_writer import VIDEO_SUFFIXES, VideoFileWriter
 
 
 def _same(a: Path, b: Path) -> bool:
     return a.resolve() == b.resolve()
 
 
-def _check_png_target(path: Path, what: str, inputs: list[Path]) -> None:
-    if path.suffix.lower() != ".png":
-        raise UserError(f"{what} {path} must be a .png file")
+def _parent(path: Path) -> Path:
+    return path.parent if str(path.parent) else Path(".")
+
+
+def _check_file_target(path: Path, what: str, suffixes: frozenset[str], inputs: list[Path]) -> None:
+    if path.suffix.lower() not in suffixes:
+        raise UserError(f"{what} {path} must be a {' / '.join(sorted(suffixes))} file")
     if path.is_dir():
-        raise UserError(f"{what} {path} is a folder; pass a .png file name")
-    folder = path.parent
-    if not folder.is_dir():
-        raise UserError(f"output folder does not exist: {folder}")
+        raise UserError(f"{what} {path} is a folder; pass a file name")
+    if not _parent(path).is_dir():
+        raise UserError(f"output folder does not exist: {_parent(path)}")
     if any(_same(path, p) for p in inputs):
         raise UserError(f"{what} {path} would overwrite an input file")
 
 
-def _check_output_folder(path: Path, what: str, query_folder: Path, stems: list[str], inputs: list[Path]) -> None:
+def _check_output_folder(path: Path, what: str, query_folder: Optional[Path], stems: list[str], inputs: list[Path]) -> None:
     if path.exists() and not path.is_dir():
-        raise UserError(f"{what} {path} must be a folder when --query is a folder")
-    if _same(path, query_folder):
+        raise UserError(f"{what} {path} must be a folder for a folder or stream of queries")
+    if query_folder is not None and _same(path, query_folder):
         raise UserError(f"{what} folder {path} is the query folder; write predictions elsewhere")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise UserError(f"output folder does not exist: {parent}")
+    if not _parent(path).is_dir():
+        raise UserError(f"output folder does not exist: {_parent(path)}")
     for stem in stems:
         if any(_same(path / f"{stem}.png", p) for p in inputs):
             raise UserError(f"writing {path / (stem + '.png')} would overwrite an input file")
+    for p in inputs:  # a stream's frames are not named in advance: refuse inputs inside it
+        if not stems and p.exists() and _same(_parent(p), path):
+            raise UserError(f"{what} folder {path} holds the input {p.name}; write predictions elsewhere")
 
 
-def _save_png(target: Path, image) -> None:
-    with atomic_path(target) as tmp:
-        image.save(tmp, format="PNG")
+@dataclass(frozen=True)
+class Target:
+    path: Path
+    kind: str  # "png" | "folder" | "video"
+    draws: str  # "mask" | "overlay"
+
+
+def _stream_target(path: Path, what: str, draws: str, inputs: list[Path]) -> Target:
+    suffix = path.suffix.lower()
+    if suffix in VIDEO_SUFFIXES:
+        _check_file_target(path, what, VIDEO_SUFFIXES, inputs)
+        return Target(path, "video", "overlay")  # a video of masks alone would show nothing more
+    if suffix == ".png" or (path.exists() and not path.is_dir()):
+        raise UserError(
+            f"{what} {path}: a video or camera query gives many frames; name a video file "
+            f"({', '.join(sorted(VIDEO_SUFFIXES))}) or a folder for one PNG per frame"
+        )
+    _check_output_folder(path, what, None, [], inputs)
+    return Target(path, "folder", draws)
+
+
+@dataclass
+class OutputPlan:
+    targets: list[Target]
+    count: Optional[int]  # queries, where known before the run
+    fps: Optional[float] = None  # a stream's frame rate, for video targets
+
+    @classmethod
+    def checked(cls, source, output: Path, overlay: Optional[Path], inputs: list[Path]) -> "OutputPlan":
+        """The plan for ``source``; UserError for any target that cannot or must not be written."""
+        wanted = [(output, "output", "mask"), *([(overlay, "overlay", "overlay")] if overlay is not None else [])]
+        if overlay is not None and _same(overlay, output):
+            raise UserError("--overlay and -o name the same file or folder")
+        if getattr(source, "is_stream", False):
+            video_input = [source.path] if source.path is not None else []
+            targets = [_stream_target(p, what, draws, [*video_input, *inputs]) for p, what, draws in wanted]
+            if sum(t.kind == "video" for t in targets) > 1:
+                raise UserError("-o and --overlay both name a video, which would hold the same overlaid frames")
+            return cls(targets, source.expected_frames, source.fps)
+        if source.is_folder:
+            for p, what, _ in wanted:
+                _check_output_folder(p, what, source.folder, source.stems, inputs)
+            return cls([Target(p, "folder", draws) for p, _, draws in wanted], len(source))
+        for p, what, _ in wanted:
+            _check_file_target(p, what, frozenset({".png"}), [*source.files, *inputs])
+        return cls([Target(p, "png", draws) for p, _, draws in wanted], 1)
+
+    @contextlib.contextmanager
+    def writer(self) -> Iterator["Writer"]:
+        """A writer whose staged outputs move into place when the block ends without
+        error, and are deleted otherwise."""
+        writer = Writer(self)
+        try:
+            yield writer
+            writer.commit()
+        finally:
+            writer.discard()
 
 
 def _mask_image(mask: np.ndarray):
@@ -65,82 +133,64 @@ def _mask_image(mask: np.ndarray):
     return Image.fromarray((mask * np.uint8(255)).astype(np.uint8))
 
 
-@dataclass
-class OutputPlan:
-    mask_target: Path  # a .png, or a folder
-    overlay_target: Optional[Path]
-    folder_mode: bool
-    count: int
-
-    @classmethod
-    def checked(cls, source: QuerySource, output: Path, overlay: Optional[Path], inputs: list[Path]) -> "OutputPlan":
-        """The plan for ``source``; UserError for any target that cannot or must not be written."""
-        if source.is_folder:
-            folder = source.folder  # type: ignore[attr-defined]
-            for target, what in ((output, "output"), (overlay, "overlay")):
-                if target is not None:
-                    _check_output_folder(target, what, folder, source.stems, inputs)
-            if overlay is not None and _same(overlay, output):
-                raise UserError("--overlay and -o must be different folders (file names would clash)")
-        else:
-            everything = [*source.files, *inputs]
-            _check_png_target(output, "output", everything)
-            if overlay is not None:
-                _check_png_target(overlay, "overlay", everything)
-                if _same(overlay, output):
-                    raise UserError("--overlay and -o name the same file")
-        return cls(output, overlay, source.is_folder, len(source))
-
-    @contextlib.contextmanager
-    def writer(self) -> Iterator["Writer"]:
-        """A writer; in folder mode its staged files move into place when the block ends
-        without error, and are deleted otherwise."""
-        writer = Writer(self)
-        try:
-            yield writer
-            writer.commit()
-        finally:
-            writer.discard()
-
-    def summary(self) -> str:
-        overlay = self.overlay_target
-        if not self.folder_mode:
-            return f"wrote {self.mask_target}" + (f" and {overlay}" if overlay else "")
-        return f"wrote {self.count} mask(s) to {self.mask_target}" + (f" and overlays to {overlay}" if overlay else "")
-
-
 class Writer:
-    """Writes one query's mask (and overlay) where the plan says."""
+    """Writes each query's mask (and overlay) where the plan says."""
 
     def __init__(self, plan: OutputPlan) -> None:
         self.plan = plan
+        self.written = 0  # queries written
         self._staging: dict[Path, Path] = {}  # target folder -> its staging folder
+        self._videos = {t.path: VideoFileWriter(t.path, plan.fps) for t in plan.targets if t.kind == "video"}
+        self._committed: list[str] = []
 
     def _folder(self, target: Path) -> Path:
         if target not in self._staging:
-            parent = target.parent if str(target.parent) else Path(".")
-            self._staging[target] = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent))
+            self._staging[target] = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=_parent(target)))
         return self._staging[target]
 
     def write(self, query: Query, mask: np.ndarray) -> None:
-        plan = self.plan
-        if not plan.folder_mode:
-            _save_png(plan.mask_target, _mask_image(mask))
-            if plan.overlay_target is not None:
-                _save_png(plan.overlay_target, draw_overlay(query.image, mask))
-            return
-        _mask_image(mask).save(self._folder(plan.mask_target) / f"{query.name}.png", format="PNG")
-        if plan.overlay_target is not None:
-            draw_overlay(query.image, mask).save(self._folder(plan.overlay_target) / f"{query.name}.png", format="PNG")
+        """One query's outputs; a stream frame's ``query.index`` lets a video hold its
+        last picture over frames dropped in between."""
+        overlay = None
+        for target in self.plan.targets:
+            if target.draws == "overlay" and overlay is None:
+                overlay = draw_overlay(query.image, mask)
+            picture = overlay if target.draws == "overlay" else _mask_image(mask)
+            if target.kind == "png":
+                with atomic_path(target.path) as tmp:
+                    picture.save(tmp, format="PNG")
+            elif target.kind == "folder":
+                picture.save(self._folder(target.path) / f"{query.name}.png", format="PNG")
+            else:
+                self._videos[target.path].write(np.asarray(picture), query.index)
+        self.written += 1
 
     def commit(self) -> None:
-        """Move every staged file into its target folder (each move an atomic rename)."""
+        """Move every staged file into place (each move an atomic rename), close the videos."""
         for target, staging in self._staging.items():
             target.mkdir(parents=True, exist_ok=True)
             for staged in sorted(staging.iterdir()):
                 os.replace(staged, target / staged.name)
+        for path, video in self._videos.items():
+            if video.commit():
+                held = f", {video.held} held for dropped frames" if video.held else ""
+                self._committed.append(f"{path} ({video.frames} frames{held})")
 
     def discard(self) -> None:
         for staging in self._staging.values():
             shutil.rmtree(staging, ignore_errors=True)
         self._staging.clear()
+        for video in self._videos.values():
+            video.discard()
+
+    def summary(self) -> str:
+        if self.written == 0:
+            return "wrote nothing"
+        parts = []
+        for target in self.plan.targets:
+            if target.kind == "png":
+                parts.append(str(target.path))
+            elif target.kind == "folder":
+                parts.append(f"{self.written} {target.draws}(s) to {target.path}")
+        parts.extend(self._committed)
+        return "wrote " + " and ".join(parts)

@@ -8,7 +8,8 @@
 Each file is decoded exactly once, when the loop reaches it (a corrupt file raises the
 runtime's one-line UserError naming it). A source knows its length and its output names
 (``stems``) before anything is decoded, so outputs can be planned and checked first. A
-video file or a camera is one more source with the same interface.
+video file, camera or network stream is a :class:`~.video_source.VideoSource`: the same
+loop, but of unknown length, its frames named ``frame_000000`` ... by source position.
 """
 
 from __future__ import annotations
@@ -30,12 +31,14 @@ class Query:
     name: str  # output name stem ("frame_000012", or the file's stem)
     path: Optional[Path]  # the file it came from, if any
     image: np.ndarray  # (h, w, 3) uint8 RGB
+    index: Optional[int] = None  # a stream frame's position in its source
 
 
 class QuerySource:
     """An ordered, sized collection of queries, decoded lazily."""
 
     is_folder = False
+    is_stream = False
 
     def __init__(self, files: list[Path]) -> None:
         self.files = files
@@ -71,8 +74,14 @@ class ImageFolderSource(QuerySource):
         self.folder = folder
 
 
-def open_query_source(path: str | Path) -> QuerySource:
-    """A query image file or a folder of them; UserError if it does not exist."""
+def open_query_source(path: str | Path):
+    """A query image file, a folder of them, or a video, camera or stream
+    (:mod:`.video_source`); UserError if it does not exist or cannot be opened."""
+    from .video_source import VideoSource, parse_stream_spec
+
+    spec = parse_stream_spec(str(path))
+    if spec is not None:
+        return VideoSource(spec)
     path = Path(path)
     if not path.exists():
         raise UserError(f"query not found: {path}")

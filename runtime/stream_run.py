@@ -1,0 +1,107 @@
+"""``hsnet-deploy run`` on a video, camera or network stream: the frame loop.
+
+    source (reader thread) -> Segmenter.stream (pre-processing one frame ahead) -> writer
+                                   live line: frames/s, latency p50/p90, dropped
+
+The support set is encoded once, before; every frame goes through the query path only.
+Without ``realtime`` every frame is segmented: the reader waits when it is two frames
+ahead, so a slow model slows the read, never grows a queue. With ``realtime`` the model
+always takes the newest frame; frames that arrive while it is busy are dropped and
+counted (a file is played at its own frame rate, as a camera would deliver it).
+
+The loop ends when the source ends, breaks (``StreamBroken``) or is interrupted (Ctrl-C,
+SIGTERM): in each case what was segmented is kept and :class:`StreamReport` says why it
+stopped. Any other error propagates, and the caller's writer discards everything.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Callable, Iterator, Optional
+
+import numpy as np
+
+from .frame_reader import FrameReader
+from .query_source import Query
+from .stream_stats import StreamStats
+from .video_source import StreamBroken, VideoSource
+
+
+@dataclass
+class StreamReport:
+    stats: StreamStats
+    source_frames: int  # frames read from the source
+    dropped: Optional[int]  # realtime only
+    stopped: Optional[str]  # why it stopped early: the break's message, or "interrupted"
+    exit_code: int  # 0 ended, 1 broke, 130 interrupted
+
+    def summary(self) -> str:
+        return self.stats.summary(self.source_frames, self.dropped)
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (``docker stop``, systemd) stops a stream like Ctrl-C: cleanly, output kept."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def segment_stream(
+    segmenter,
+    source: VideoSource,
+    write: Callable[[Query, np.ndarray], None],
+    *,
+    realtime: bool = False,
+    progress: bool = True,
+) -> StreamReport:
+    """Segment every frame (or, realtime, the newest one) of ``source``; ``write(query,
+    mask)`` is called for each in order. Returns how it went and why it stopped."""
+    from tqdm import tqdm
+
+    reader: FrameReader[Query] = FrameReader(source, realtime=realtime, fps=None if source.live else source.fps)
+    in_flight: deque[tuple[Query, float]] = deque()  # frames handed to the segmenter, in order
+
+    def images() -> Iterator[np.ndarray]:
+        for query, arrived in reader:
+            in_flight.append((query, arrived))
+            yield query.image  # (h, w, 3) uint8 RGB
+
+    stats = StreamStats()
+    total = None if realtime else source.expected_frames
+    shape = "{percentage:3.0f}%|{bar:20}| {n_fmt}/{total_fmt}" if total else "{n_fmt} frames"
+    bar = tqdm(  # its own rate is left out: the postfix has the windowed one and the latencies
+        total=total, desc=source.short_label, disable=not progress, dynamic_ncols=True,
+        bar_format="{desc}: " + shape + " [{elapsed}{postfix}]",
+    )
+    stopped, code = None, 0
+    try:
+        with sigterm_as_interrupt():
+            for mask in segmenter.stream(images(), prefetch=0 if realtime else 1):
+                query, arrived = in_flight.popleft()
+                stats.add(arrived, time.perf_counter())
+                write(query, mask)
+                bar.set_postfix_str(stats.live_text(reader.dropped if realtime else None), refresh=False)
+                bar.update(1)
+    except StreamBroken as err:
+        stopped, code = str(err), 1
+    except KeyboardInterrupt:
+        stopped, code = "interrupted", 130
+    finally:
+        reader.close()
+        bar.close()
+    return StreamReport(stats, reader.read, reader.dropped if realtime else None, stopped, code)
