@@ -44,21 +44,45 @@ class StreamReport:
         return self.stats.summary(self.source_frames, self.dropped)
 
 
-@contextlib.contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM (``docker stop``, systemd) stops a stream like Ctrl-C: cleanly, output kept."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+class StopSignals:
+    """Ctrl-C and SIGTERM (``docker stop``, systemd) stop a stream cleanly, output kept.
 
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
+    Either raises KeyboardInterrupt, except inside ``deferred()`` (a frame being written):
+    there it is held until the write is complete, so no half-written PNG or video frame
+    is ever committed.
+    """
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self._deferring = False
+        self._pending = False
+        self._previous: dict = {}
+
+    def _handle(self, signum, frame) -> None:
+        if self._deferring:
+            self._pending = True
+        else:
+            raise KeyboardInterrupt
+
+    def __enter__(self) -> "StopSignals":
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for s, handler in self._previous.items():
+            signal.signal(s, handler)
+
+    @contextlib.contextmanager
+    def deferred(self) -> Iterator[None]:
+        self._deferring = True
+        try:
+            yield
+        finally:
+            self._deferring = False
+        if self._pending:
+            raise KeyboardInterrupt
 
 
 def segment_stream(
@@ -90,11 +114,12 @@ def segment_stream(
     )
     stopped, code = None, 0
     try:
-        with sigterm_as_interrupt():
+        with StopSignals() as signals:
             for mask in segmenter.stream(images(), prefetch=0 if realtime else 1):
                 query, arrived = in_flight.popleft()
                 stats.add(arrived, time.perf_counter())
-                write(query, mask)
+                with signals.deferred():
+                    write(query, mask)
                 bar.set_postfix_str(stats.live_text(reader.dropped if realtime else None), refresh=False)
                 bar.update(1)
     except StreamBroken as err:

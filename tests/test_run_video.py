@@ -311,3 +311,42 @@ def test_missing_opencv_is_one_line(run_cli, setup, monkeypatch):
     monkeypatch.setitem(sys.modules, "cv2", None)
     code, _, err = run_cli(model, "--query", video, *support_args(data), "-o", out / "masks")
     assert code == 2 and "pip install 'hsnet-deploy[video]'" in err
+
+
+SLOW_RUN = """
+import sys, time
+from hsnet_deploy.runtime import Segmenter
+original = Segmenter.network_logits
+def slow(seg, query_img, support):
+    time.sleep(0.1)
+    return original(seg, query_img, support)
+Segmenter.network_logits = slow
+from hsnet_deploy import cli
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def test_sigterm_stops_a_stream_cleanly_and_keeps_what_was_segmented(setup):
+    """``docker stop`` / systemd send SIGTERM: the run stops like Ctrl-C, output kept and playable."""
+    import signal
+    import subprocess
+    import sys
+
+    data, model, out = setup
+    video = write_video(data / "long.avi", 200)
+    argv = ["run", model, "--query", video, *support_args(data), "-o", out / "masks", "--overlay", out / "live.mkv"]
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_RUN, *map(str, argv)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        staged = [p for d in out.glob(".masks.*") for p in d.glob("*.png")]
+        if len(staged) >= 3:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    stdout, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    (line,) = error_lines(err)
+    kept = len(mask_pngs(out / "masks"))
+    assert 3 <= kept < 200 and line == f"hsnet-deploy run: stopped: interrupted; kept the {kept} frame(s) segmented before"
+    assert video_frame_count(out / "live.mkv") == kept
+    assert "Traceback" not in err and not [p for p in out.iterdir() if p.name.startswith(".")]

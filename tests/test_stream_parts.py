@@ -179,3 +179,24 @@ def test_writer_discard_and_empty_commit_leave_the_target_alone(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["v.mkv"]
     with pytest.raises(UserError, match="must end in one of .avi, .mkv, .mp4"):
         VideoFileWriter(tmp_path / "v.gif", fps=25.0)
+
+
+def test_a_stop_signal_during_a_write_waits_for_the_write_to_finish():
+    import os
+    import signal
+
+    from hsnet_deploy.runtime.stream_run import StopSignals
+
+    finished = []
+    before = signal.getsignal(signal.SIGTERM)
+    with StopSignals() as signals:
+        with pytest.raises(KeyboardInterrupt):
+            with signals.deferred():
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(0.05)  # the handler has run by now, and must not have raised
+                finished.append("frame written")
+        assert finished == ["frame written"]
+        with pytest.raises(KeyboardInterrupt):  # outside a write it stops at once
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)
+    assert signal.getsignal(signal.SIGTERM) is before  # the caller's handler is back

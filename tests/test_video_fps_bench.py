@@ -1,0 +1,34 @@
+"""benchmarks/video_fps: the run path on a generated video, models side by side (numbers
+are not asserted, only that every mode ran over every frame and reports its figures)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("cv2")
+
+from test_runtime_fake_graphs import make_episode_graph, make_split_graphs  # noqa: E402
+
+from hsnet_deploy.benchmarks import video_fps  # noqa: E402
+
+
+def test_video_fps_runs_every_model_in_both_modes(tmp_path, capsys):
+    a = make_episode_graph(tmp_path / "a.onnx", img_size=16)
+    make_split_graphs(a, img_size=16)
+    b = make_episode_graph(tmp_path / "b.onnx", img_size=16)
+    out = tmp_path / "r.json"
+    assert video_fps.main([str(a), str(b), "--frames", "6", "--size", "48", "--rounds", "2", "--fps", "1000", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "video: 6 frames, 48x48" in printed
+    table = printed.split("realtime at")[1].splitlines()[1:]
+    assert table[0].startswith("a.onnx (fp32)") and " 1.00 " in table[0] and table[1].startswith("b.onnx (fp32)")
+    results = json.loads(out.read_text())["results"]
+    for model in (str(a), str(b)):
+        every, live = results[model]["all"], results[model]["realtime"]
+        assert len(every) == len(live) == 2
+        assert all(p["segmented"] == 6 and p["dropped"] is None and p["stopped"] is None for p in every)
+        assert all(p["segmented"] + p["dropped"] == 6 for p in live)
+        assert all(0.0 <= p["foreground_iou"] <= 1.0 for p in every)
