@@ -100,12 +100,16 @@ def segment_stream(
     reader: FrameReader[Query] = FrameReader(source, realtime=realtime, fps=None if source.live else source.fps)
     in_flight: deque[tuple[Query, float]] = deque()  # frames handed to the segmenter, in order
 
+    # a file without realtime is read ahead on purpose: its frames' latency counts from their
+    # turn (taken by the segmenter, or the previous mask done, whichever is later), not the read
+    read_ahead = not realtime and not source.live
+
     def images() -> Iterator[np.ndarray]:
         for query, arrived in reader:
-            in_flight.append((query, arrived))
+            in_flight.append((query, time.perf_counter() if read_ahead else arrived))
             yield query.image  # (h, w, 3) uint8 RGB
 
-    stats = StreamStats()
+    stats = StreamStats(latency_from="turn" if read_ahead else "read")
     total = None if realtime else source.expected_frames
     shape = "{percentage:3.0f}%|{bar:20}| {n_fmt}/{total_fmt}" if total else "{n_fmt} frames"
     bar = tqdm(  # its own rate is left out: the postfix has the windowed one and the latencies
@@ -117,6 +121,8 @@ def segment_stream(
         with StopSignals() as signals:
             for mask in segmenter.stream(images(), prefetch=0 if realtime else 1):
                 query, arrived = in_flight.popleft()
+                if read_ahead and stats.last_done is not None:
+                    arrived = max(arrived, stats.last_done)
                 stats.add(arrived, time.perf_counter())
                 with signals.deferred():
                     write(query, mask)

@@ -4,8 +4,10 @@
     frames/s (live)  = (n - 1) / (done[last] - done[first]) over the last ``window`` masks
     frames/s (total) = masks / (done[last] - start of the run)
 
-Latency is what a live viewer waits for a frame's mask: decoding, waiting behind the
-frame before it, pre-processing, the network and post-processing; writing is not in it.
+Latency is what a live viewer waits for a frame's mask: waiting behind the frame before
+it, pre-processing, the network and post-processing; writing is not in it. A file run
+without ``--realtime`` is read ahead on purpose, so there the clock starts at the frame's
+turn (``latency_from="turn"``: the previous mask done, or the frame handed over if later).
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ import numpy as np
 
 
 class StreamStats:
-    def __init__(self, window: int = 120) -> None:
+    def __init__(self, window: int = 120, latency_from: str = "read") -> None:
         self.start = time.perf_counter()
+        self.latency_from = latency_from  # "read" | "turn"
         self.latencies_ms: list[float] = []
         self._recent_done: deque[float] = deque(maxlen=window)
         self._recent_ms: deque[float] = deque(maxlen=window)
@@ -54,7 +57,7 @@ class StreamStats:
         p50, p90 = np.percentile(np.asarray(self.latencies_ms), [50, 90])
         text = (
             f"{self.frames} frames in {seconds:.1f} s: {self.frames / seconds:.2f} frames/s, "
-            f"latency p50 {p50:.1f} ms p90 {p90:.1f} ms"
+            f"latency p50 {p50:.1f} ms p90 {p90:.1f} ms (from the frame's {self.latency_from})"
         )
         if dropped is not None:
             text += f"; realtime: dropped {dropped} of {source_frames} source frames"

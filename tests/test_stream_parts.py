@@ -98,7 +98,7 @@ def test_stats_percentiles_and_rates():
     # window of the last 3: latencies 20, 30, 40 ms; 2 intervals over 1.0 s
     assert stats.live_text(dropped=7) == "2.0 frames/s, latency p50 30 ms p90 38 ms, dropped 7"
     # all 4: p50 25, p90 37; 4 frames over 2.5 s from the start
-    assert stats.summary(10, 6) == "4 frames in 2.5 s: 1.60 frames/s, latency p50 25.0 ms p90 37.0 ms; realtime: dropped 6 of 10 source frames"
+    assert stats.summary(10, 6) == "4 frames in 2.5 s: 1.60 frames/s, latency p50 25.0 ms p90 37.0 ms (from the frame's read); realtime: dropped 6 of 10 source frames"
     assert StreamStats().summary(0, None) == "no frame was segmented"
 
 
