@@ -12,7 +12,7 @@
 Why OpenCV (``opencv-python-headless``, the ``video`` extra) rather than PyAV: cameras.
 The PyPI wheel of OpenCV 5.1 reads V4L2 cameras with its own backend, while PyAV 18.1's
 wheel has no ``v4l2`` input format at all; on Jetson, JetPack's OpenCV adds GStreamer,
-the usual way to reach a CSI camera. Decoding costs the same (both are FFmpeg).
+the usual way to reach a CSI camera. Speed does not decide it (``benchmarks/video_io``).
 
 A stream ends in one of three ways, each reported in one line:
 - the source ran out (a file's last frame): the iteration simply ends;

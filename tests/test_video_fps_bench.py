@@ -4,6 +4,7 @@ are not asserted, only that every mode ran over every frame and reports its figu
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 
@@ -32,3 +33,15 @@ def test_video_fps_runs_every_model_in_both_modes(tmp_path, capsys):
         assert all(p["segmented"] == 6 and p["dropped"] is None and p["stopped"] is None for p in every)
         assert all(p["segmented"] + p["dropped"] == 6 for p in live)
         assert all(0.0 <= p["foreground_iou"] <= 1.0 for p in every)
+
+
+def test_video_io_reports_what_opencv_can_open_and_its_costs(capsys):
+    from hsnet_deploy.benchmarks import video_io
+
+    assert video_io.main(["--frames", "4", "--size", "32", "--rounds", "2"]) == 0
+    printed = capsys.readouterr().out
+    if sys.platform.startswith("linux"):
+        assert "V4L2 camera input: True" in printed.splitlines()[0]  # the reason run uses OpenCV
+    row = next(line for line in printed.splitlines() if line.startswith("opencv mpeg4 (.mp4)"))
+    encode, decode = (float(v) for v in row.split()[-2:])
+    assert encode > 0 and decode > 0  # both ran over all 4 frames (a short read gives nan)
