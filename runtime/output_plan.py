@@ -151,6 +151,8 @@ class Writer:
     def write(self, query: Query, mask: np.ndarray) -> None:
         """One query's outputs; a stream frame's ``query.index`` lets a video hold its
         last picture over frames dropped in between."""
+        for video in self._videos.values():  # a frame goes into every target or into none
+            video.check(query.image, query.index)
         overlay = None
         for target in self.plan.targets:
             if target.draws == "overlay" and overlay is None:

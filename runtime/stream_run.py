@@ -9,9 +9,10 @@ ahead, so a slow model slows the read, never grows a queue. With ``realtime`` th
 always takes the newest frame; frames that arrive while it is busy are dropped and
 counted (a file is played at its own frame rate, as a camera would deliver it).
 
-The loop ends when the source ends, breaks (``StreamBroken``) or is interrupted (Ctrl-C,
-SIGTERM): in each case what was segmented is kept and :class:`StreamReport` says why it
-stopped. Any other error propagates, and the caller's writer discards everything.
+The loop ends when the source ends, breaks (``StreamBroken``), is interrupted (Ctrl-C,
+SIGTERM) or meets a frame it cannot take (a ``UserError``): in each case what was
+segmented is kept and :class:`StreamReport` says why it stopped. Anything else is a bug:
+it propagates, and the caller's writer discards everything.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Callable, Iterator, Optional
 
 import numpy as np
 
+from ..errors import UserError
 from .frame_reader import FrameReader
 from .query_source import Query
 from .stream_stats import StreamStats
@@ -38,7 +40,7 @@ class StreamReport:
     source_frames: int  # frames read from the source
     dropped: Optional[int]  # realtime only
     stopped: Optional[str]  # why it stopped early: the break's message, or "interrupted"
-    exit_code: int  # 0 ended, 1 broke, 130 interrupted
+    exit_code: int  # 0 ended, 1 broke, 2 a frame it cannot take, 130 interrupted
 
     def summary(self) -> str:
         return self.stats.summary(self.source_frames, self.dropped)
@@ -130,6 +132,8 @@ def segment_stream(
                 bar.update(1)
     except StreamBroken as err:
         stopped, code = str(err), 1
+    except UserError as err:  # a frame it cannot take (its size changed mid-stream, ...)
+        stopped, code = str(err), 2
     except KeyboardInterrupt:
         stopped, code = "interrupted", 130
     finally:

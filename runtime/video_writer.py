@@ -71,13 +71,18 @@ class VideoFileWriter:
             self.discard()
             raise UserError(f"cannot write {self.target}: this OpenCV has no {self.fourcc} encoder for {self.target.suffix}")
 
+    def check(self, rgb: np.ndarray, index: Optional[int] = None) -> None:
+        """UserError if ``rgb`` cannot go into this video (its size differs from the first frame's)."""
+        h, w = rgb.shape[:2]
+        if self._size is not None and (w, h) != self._size:
+            raise UserError(f"frame {index} is {w}x{h} but the video {self.target} was opened at {self._size[0]}x{self._size[1]}")
+
     def write(self, rgb: np.ndarray, index: Optional[int] = None) -> None:
+        self.check(rgb, index)
         h, w = rgb.shape[:2]
         if self._writer is None:
             self._open(w, h)
             self._size = (w, h)
-        elif (w, h) != self._size:
-            raise UserError(f"frame {index} is {w}x{h} but the video {self.target} was opened at {self._size[0]}x{self._size[1]}")
         bgr = _even(np.ascontiguousarray(rgb[..., ::-1]))
         if index is not None and self._next_index is not None:
             for _ in range(index - self._next_index):  # dropped source frames: hold the last picture

@@ -32,6 +32,7 @@ def test_design_card_subpackages_import_under_one_namespace():
 
 
 def test_runtime_imports_without_torch():
-    code = "import sys; sys.modules['torch'] = None; import hsnet_deploy.runtime, hsnet_deploy.hsnet.data; print('ok')"
+    streams = ", ".join(f"hsnet_deploy.runtime.{m}" for m in ("command", "video_source", "video_writer", "frame_reader", "stream_run", "output_plan"))
+    code = f"import sys; sys.modules['torch'] = None; import hsnet_deploy.runtime, hsnet_deploy.hsnet.data, {streams}; print('ok')"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/")
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr

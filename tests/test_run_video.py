@@ -354,3 +354,50 @@ def test_sigterm_stops_a_stream_cleanly_and_keeps_what_was_segmented(setup):
     assert 3 <= kept < 200 and line == f"hsnet-deploy run: stopped: interrupted; kept the {kept} frame(s) segmented before"
     assert video_frame_count(out / "live.mkv") == kept
     assert "Traceback" not in err and not [p for p in out.iterdir() if p.name.startswith(".")]
+
+
+def test_a_video_run_needs_no_torch(setup):
+    """The Jetson install has no PyTorch: the whole stream path must run without it."""
+    import subprocess
+    import sys
+
+    data, model, out = setup
+    video = write_video(data / "clip.avi", 5)
+    code = "import sys; sys.modules['torch'] = None\nfrom hsnet_deploy import cli\nsys.exit(cli.main(sys.argv[1:]))"
+    argv = ["run", model, "--query", video, *support_args(data), "-o", out / "masks", "--overlay", out / "v.mkv", "--realtime"]
+    done = subprocess.run([sys.executable, "-c", code, *map(str, argv)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert len(mask_pngs(out / "masks")) >= 1 and video_frame_count(out / "v.mkv") >= 1
+
+
+class ResizingCamera:
+    """A stand-in live source whose resolution changes at frame 4 (an RTSP renegotiation)."""
+
+    is_folder, is_stream, live, fps, expected_frames, path = False, True, True, 25.0, None, None
+
+    class spec:
+        label = "camera 9"
+
+    short_label = "camera 9"
+
+    def __iter__(self):
+        from hsnet_deploy.runtime.query_source import Query
+
+        for i in range(8):
+            image = frame(i) if i < 4 else np.pad(frame(i), ((0, 2), (0, 0), (0, 0)))
+            yield Query(f"frame_{i:06d}", None, image, i)
+
+
+def test_a_frame_it_cannot_take_stops_the_stream_and_keeps_the_frames_before(setup):
+    from hsnet_deploy.runtime.output_plan import OutputPlan
+    from hsnet_deploy.runtime.stream_run import segment_stream
+
+    data, model, out = setup
+    plan = OutputPlan.checked(ResizingCamera(), out / "v.mkv", out / "masks", [])
+    with Segmenter.load(model, device="cpu") as seg:
+        seg.set_support([frame(3)], [np.asarray(Image.open(data / "m.png")) // 255])
+        with plan.writer() as writer:
+            report = segment_stream(seg, ResizingCamera(), writer.write, progress=False)
+    assert report.exit_code == 2 and report.stopped.startswith(f"frame 4 is {W}x{H + 2} but the video")
+    # frame 4 went into no target: not the video, and not the mask folder either
+    assert video_frame_count(out / "v.mkv") == 4 and sorted(mask_pngs(out / "masks")) == [0, 1, 2, 3]
