@@ -23,6 +23,22 @@ def random_hsnet():
     return make
 
 
+@pytest.fixture
+def run_cli(monkeypatch, capsys):
+    """run_cli(*argv) -> (exit code, stdout, stderr) of ``hsnet-deploy run ARGV``, in-process,
+    with only the run command registered (other commands' imports stay out)."""
+    from hsnet_deploy import cli
+
+    monkeypatch.setattr(cli, "COMMANDS", {"run": cli.COMMANDS["run"]})
+
+    def run(*argv):
+        code = cli.main(["run", *map(str, argv)])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
 def random_episode(b: int, k: int, size: int, seed: int = 0):
     """Random normalised images and ragged binary masks (blobs, never empty)."""
     g = torch.Generator().manual_seed(seed)

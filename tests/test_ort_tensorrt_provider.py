@@ -18,7 +18,6 @@ onnx = pytest.importorskip("onnx")
 
 from test_runtime_fake_graphs import make_episode_graph  # noqa: E402
 
-from hsnet_deploy import cli  # noqa: E402
 from hsnet_deploy.errors import UserError  # noqa: E402
 from hsnet_deploy.export.engine_profiles import ShapeRange, parse_profile, profile_shapes  # noqa: E402
 from hsnet_deploy.runtime import RuntimeOptions, loaders  # noqa: E402
@@ -220,16 +219,6 @@ def _files(tmp_path):
     Image.fromarray(mask).save(tmp_path / "m.png")
     return ["--query", tmp_path / "q.png", "--support", tmp_path / "s.png", "--mask", tmp_path / "m.png"]
 
-
-@pytest.fixture
-def run_cli(monkeypatch, capsys):
-    monkeypatch.setattr(cli, "COMMANDS", {"run": cli.COMMANDS["run"]})
-
-    def run(*argv):
-        code = cli.main(["run", *map(str, argv)])
-        return code, *capsys.readouterr()
-
-    return run
 
 
 def test_run_through_the_tensorrt_ep(tmp_path, use_ort, run_cli):

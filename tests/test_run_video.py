@@ -24,23 +24,11 @@ cv2 = pytest.importorskip("cv2")
 
 from test_runtime_fake_graphs import make_episode_graph, make_split_graphs  # noqa: E402
 
-from hsnet_deploy import cli  # noqa: E402
 from hsnet_deploy.runtime import Segmenter  # noqa: E402
 
 S = 16
 H, W = 36, 48
 
-
-@pytest.fixture
-def run_cli(monkeypatch, capsys):
-    monkeypatch.setattr(cli, "COMMANDS", {"run": cli.COMMANDS["run"]})
-
-    def run(*argv):
-        code = cli.main(["run", *map(str, argv)])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 def frame(i: int) -> np.ndarray:

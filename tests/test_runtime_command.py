@@ -20,18 +20,6 @@ from hsnet_deploy.runtime.onnxruntime_runner import OnnxRuntimeRunner  # noqa: E
 S = 16
 
 
-@pytest.fixture
-def run_cli(monkeypatch, capsys):
-    """main(argv) with only this command registered (other commands' imports stay out)."""
-    monkeypatch.setattr(cli, "COMMANDS", {"run": cli.COMMANDS["run"]})
-
-    def run(*argv):
-        code = cli.main(["run", *map(str, argv)])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
-
 
 def test_run_is_registered():
     assert cli.COMMANDS["run"] == "runtime.command"
