@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -32,6 +33,9 @@ from ..errors import UserError
 from .overlay import overlay as draw_overlay
 from .query_source import Query
 from .video_writer import VIDEO_SUFFIXES, VideoFileWriter
+
+
+_STREAM_FRAME = re.compile(r"^frame_\d{6,}\.png$", re.IGNORECASE)  # video_source.FRAME_NAME + .png
 
 
 def _same(a: Path, b: Path) -> bool:
@@ -63,9 +67,9 @@ def _check_output_folder(path: Path, what: str, query_folder: Optional[Path], st
     for stem in stems:
         if any(_same(path / f"{stem}.png", p) for p in inputs):
             raise UserError(f"writing {path / (stem + '.png')} would overwrite an input file")
-    for p in inputs:  # a stream's frames are not named in advance: refuse inputs inside it
-        if not stems and p.exists() and _same(_parent(p), path):
-            raise UserError(f"{what} folder {path} holds the input {p.name}; write predictions elsewhere")
+    for p in inputs:  # a stream's frames are named later: refuse an input a frame could overwrite
+        if not stems and _STREAM_FRAME.match(p.name) and p.exists() and _same(_parent(p), path):
+            raise UserError(f"{what} folder {path} holds the input {p.name}, which a frame's PNG would overwrite")
 
 
 @dataclass(frozen=True)

@@ -389,3 +389,14 @@ def test_a_frame_it_cannot_take_stops_the_stream_and_keeps_the_frames_before(set
     assert report.exit_code == 2 and report.stopped.startswith(f"frame 4 is {W}x{H + 2} but the video")
     # frame 4 went into no target: not the video, and not the mask folder either
     assert video_frame_count(out / "v.mkv") == 4 and sorted(mask_pngs(out / "masks")) == [0, 1, 2, 3]
+
+
+def test_a_mask_folder_may_hold_inputs_unless_a_frame_would_overwrite_one(run_cli, setup):
+    data, model, out = setup
+    video = write_video(data / "clip.avi", 3)
+    code, _, err = run_cli(model, "--query", video, *support_args(data), "-o", data)  # beside the model: fine
+    assert code == 0, err
+    assert sorted(mask_pngs(data)) == [0, 1, 2]
+    Image.open(data / "m.png").save(data / "frame_000001.png")
+    code, _, err = run_cli(model, "--query", video, "--support", data / "s.png", "--mask", data / "frame_000001.png", "--device", "cpu", "-o", data)
+    assert code == 2 and "holds the input frame_000001.png, which a frame's PNG would overwrite" in err
