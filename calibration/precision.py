@@ -17,7 +17,6 @@ INT8 groups listed in ``float_groups`` (by hand, or chosen by :mod:`sensitivity`
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -180,27 +179,27 @@ def convert_graphs(models: dict, options: PrecisionOptions) -> dict:
 
 
 def read_graphs(path) -> dict:
-    """NAME.onnx and whichever of NAME.support.onnx / NAME.query.onnx exist: kind -> model."""
+    """The FP32 export ``path`` stands for (NAME.onnx and whichever of NAME.support.onnx /
+    NAME.query.onnx exist, checked as one set by the runtime's rule): kind -> model."""
     import onnx
 
-    from ..runtime.graph_contract import split_paths
+    from ..runtime.model_files import resolve_model_files
 
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"model file not found: {path}")
+    files = resolve_model_files(path)  # one export, or one UserError line
+    if files.backend != "onnxruntime":
+        raise UserError(f"convert takes an hsnet-deploy .onnx export, got {path}")
     models = {}
-    for kind, candidate in split_paths(path).items():
-        if candidate.is_file():
-            try:
-                model = onnx.load(str(candidate))
-            except Exception as err:  # noqa: BLE001 - a corrupt file is one line
-                raise UserError(f"{candidate} is not a readable ONNX file ({type(err).__name__})") from None
-            recorded = _meta(model).get(KEY_GRAPH)
-            if recorded is None:
-                raise UserError(f"{candidate} is not an hsnet-deploy model (no '{KEY_GRAPH}' metadata)")
-            if recorded != kind:
-                raise UserError(f"{candidate} holds a '{recorded}' graph where a '{kind}' graph belongs")
-            models[kind] = model
+    for kind, candidate in files.graph_files().items():
+        try:
+            model = onnx.load(str(candidate))
+        except Exception as err:  # noqa: BLE001 - a corrupt file is one line
+            raise UserError(f"{candidate} is not a readable ONNX file ({type(err).__name__})") from None
+        recorded = _meta(model).get(KEY_GRAPH)
+        if recorded is None:
+            raise UserError(f"{candidate} is not an hsnet-deploy model (no '{KEY_GRAPH}' metadata)")
+        if recorded != kind:
+            raise UserError(f"{candidate} holds a '{recorded}' graph where a '{kind}' graph belongs")
+        models[kind] = model
     return models
 
 
@@ -208,27 +207,26 @@ def write_graphs(models: dict, path) -> dict:
     """kind -> model written to NAME.onnx / NAME.support.onnx / NAME.query.onnx, all or none."""
     import onnx
 
-    from ..atomic_file import atomic_path
+    from ..atomic_file import atomic_paths
     from ..runtime.graph_contract import split_paths
 
     paths = {kind: p for kind, p in split_paths(Path(path)).items() if kind in models}
-    with contextlib.ExitStack() as stack:
-        temps = {kind: stack.enter_context(atomic_path(p)) for kind, p in paths.items()}
+    with atomic_paths(paths) as temps:
         for kind, tmp in temps.items():
             onnx.save_model(models[kind], str(tmp))
     return paths
 
 
 def check_output(source, output) -> None:
-    """UserError unless ``output`` is a new NAME.onnx in an existing folder."""
-    source, output = Path(source), Path(output)
-    if output.suffix != ".onnx":
-        raise UserError(f"output file must end in .onnx: {output}")
-    if output.resolve() == source.resolve():
-        raise UserError("the output would overwrite the FP32 source: choose another -o")
-    folder = output.parent if str(output.parent) else Path(".")
-    if not folder.is_dir():
-        raise UserError(f"output folder does not exist: {folder}")
+    """UserError unless ``output`` (NAME.onnx, and the split names beside it) can be written
+    without touching any file of the source's input set, whichever name ``output`` gives."""
+    from ..output_paths import check_output_file
+    from ..runtime.graph_contract import split_paths
+    from ..runtime.model_files import input_set
+
+    inputs = input_set(source)
+    for target in split_paths(Path(output)).values():
+        check_output_file(target, "-o", suffixes={".onnx"}, inputs=inputs)
 
 
 def convert_file(source, output, options: PrecisionOptions) -> dict:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -28,47 +27,38 @@ from typing import Iterator, Optional
 
 import numpy as np
 
-from ..atomic_file import atomic_path
+from ..atomic_file import atomic_path, write_failure
 from ..errors import UserError
+from ..output_paths import check_output_file, check_output_folder, parent_folder, same_file
 from .overlay import overlay as draw_overlay
 from .query_source import Query
+from .video_source import is_frame_png
 from .video_writer import VIDEO_SUFFIXES, VideoFileWriter
 
 
-_STREAM_FRAME = re.compile(r"^frame_\d{6,}\.png$", re.IGNORECASE)  # video_source.FRAME_NAME + .png
-
-
-def _same(a: Path, b: Path) -> bool:
-    return a.resolve() == b.resolve()
-
-
-def _parent(path: Path) -> Path:
-    return path.parent if str(path.parent) else Path(".")
-
-
 def _check_file_target(path: Path, what: str, suffixes: frozenset[str], inputs: list[Path]) -> None:
-    if path.suffix.lower() not in suffixes:
-        raise UserError(f"{what} {path} must be a {' / '.join(sorted(suffixes))} file")
-    if path.is_dir():
-        raise UserError(f"{what} {path} is a folder; pass a file name")
-    if not _parent(path).is_dir():
-        raise UserError(f"output folder does not exist: {_parent(path)}")
-    if any(_same(path, p) for p in inputs):
-        raise UserError(f"{what} {path} would overwrite an input file")
+    check_output_file(path, what, suffixes, inputs)
+
+
+def _check_folder_name(path: Path, what: str, why: str) -> None:
+    """A new folder target must not look like a file: ``-o out.webm`` is a typo, not a folder."""
+    if not path.is_dir() and path.suffix:
+        videos = ", ".join(sorted(VIDEO_SUFFIXES))
+        raise UserError(f"{what} {path}: {why} a folder, and '{path.suffix}' is neither a video type this "
+                        f"writes ({videos}) nor a folder name; name a folder without an extension")
 
 
 def _check_output_folder(path: Path, what: str, query_folder: Optional[Path], stems: list[str], inputs: list[Path]) -> None:
     if path.exists() and not path.is_dir():
         raise UserError(f"{what} {path} must be a folder for a folder or stream of queries")
-    if query_folder is not None and _same(path, query_folder):
+    if query_folder is not None and same_file(path, query_folder):
         raise UserError(f"{what} folder {path} is the query folder; write predictions elsewhere")
-    if not _parent(path).is_dir():
-        raise UserError(f"output folder does not exist: {_parent(path)}")
+    check_output_folder(path, what)
     for stem in stems:
-        if any(_same(path / f"{stem}.png", p) for p in inputs):
+        if any(same_file(path / f"{stem}.png", p) for p in inputs):
             raise UserError(f"writing {path / (stem + '.png')} would overwrite an input file")
     for p in inputs:  # a stream's frames are named later: refuse an input a frame could overwrite
-        if not stems and _STREAM_FRAME.match(p.name) and p.exists() and _same(_parent(p), path):
+        if not stems and is_frame_png(p) and p.exists() and same_file(parent_folder(p), path):
             raise UserError(f"{what} folder {path} holds the input {p.name}, which a frame's PNG would overwrite")
 
 
@@ -89,6 +79,7 @@ def _stream_target(path: Path, what: str, draws: str, inputs: list[Path]) -> Tar
             f"{what} {path}: a video or camera query gives many frames; name a video file "
             f"({', '.join(sorted(VIDEO_SUFFIXES))}) or a folder for one PNG per frame"
         )
+    _check_folder_name(path, what, "a video or camera query writes a video file or")
     _check_output_folder(path, what, None, [], inputs)
     return Target(path, "folder", draws)
 
@@ -96,28 +87,28 @@ def _stream_target(path: Path, what: str, draws: str, inputs: list[Path]) -> Tar
 @dataclass
 class OutputPlan:
     targets: list[Target]
-    count: Optional[int]  # queries, where known before the run
     fps: Optional[float] = None  # a stream's frame rate, for video targets
 
     @classmethod
     def checked(cls, source, output: Path, overlay: Optional[Path], inputs: list[Path]) -> "OutputPlan":
         """The plan for ``source``; UserError for any target that cannot or must not be written."""
         wanted = [(output, "output", "mask"), *([(overlay, "overlay", "overlay")] if overlay is not None else [])]
-        if overlay is not None and _same(overlay, output):
+        if overlay is not None and same_file(overlay, output):
             raise UserError("--overlay and -o name the same file or folder")
         if getattr(source, "is_stream", False):
             video_input = [source.path] if source.path is not None else []
             targets = [_stream_target(p, what, draws, [*video_input, *inputs]) for p, what, draws in wanted]
             if sum(t.kind == "video" for t in targets) > 1:
                 raise UserError("-o and --overlay both name a video, which would hold the same overlaid frames")
-            return cls(targets, source.expected_frames, source.fps)
+            return cls(targets, source.fps)
         if source.is_folder:
             for p, what, _ in wanted:
+                _check_folder_name(p, what, "a folder of queries writes one PNG per query into")
                 _check_output_folder(p, what, source.folder, source.stems, inputs)
-            return cls([Target(p, "folder", draws) for p, _, draws in wanted], len(source))
+            return cls([Target(p, "folder", draws) for p, _, draws in wanted])
         for p, what, _ in wanted:
             _check_file_target(p, what, frozenset({".png"}), [*source.files, *inputs])
-        return cls([Target(p, "png", draws) for p, _, draws in wanted], 1)
+        return cls([Target(p, "png", draws) for p, _, draws in wanted])
 
     @contextlib.contextmanager
     def writer(self) -> Iterator["Writer"]:
@@ -149,7 +140,7 @@ class Writer:
 
     def _folder(self, target: Path) -> Path:
         if target not in self._staging:
-            self._staging[target] = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=_parent(target)))
+            self._staging[target] = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent_folder(target)))
         return self._staging[target]
 
     def write(self, query: Query, mask: np.ndarray) -> None:
@@ -162,21 +153,27 @@ class Writer:
             if target.draws == "overlay" and overlay is None:
                 overlay = draw_overlay(query.image, mask)
             picture = overlay if target.draws == "overlay" else _mask_image(mask)
-            if target.kind == "png":
-                with atomic_path(target.path) as tmp:
-                    picture.save(tmp, format="PNG")
-            elif target.kind == "folder":
-                picture.save(self._folder(target.path) / f"{query.name}.png", format="PNG")
-            else:
-                self._videos[target.path].write(np.asarray(picture), query.index)
+            try:
+                if target.kind == "png":
+                    with atomic_path(target.path) as tmp:
+                        picture.save(tmp, format="PNG")
+                elif target.kind == "folder":
+                    picture.save(self._folder(target.path) / f"{query.name}.png", format="PNG")
+                else:
+                    self._videos[target.path].write(np.asarray(picture), query.index)
+            except OSError as err:  # a disk that filled up or went read-only meanwhile
+                raise write_failure(target.path, err) from None
         self.written += 1
 
     def commit(self) -> None:
         """Move every staged file into place (each move an atomic rename), close the videos."""
         for target, staging in self._staging.items():
-            target.mkdir(parents=True, exist_ok=True)
-            for staged in sorted(staging.iterdir()):
-                os.replace(staged, target / staged.name)
+            try:
+                target.mkdir(parents=True, exist_ok=True)
+                for staged in sorted(staging.iterdir()):
+                    os.replace(staged, target / staged.name)
+            except OSError as err:
+                raise write_failure(target, err) from None
         for path, video in self._videos.items():
             if video.commit():
                 held = f", {video.held} held for dropped frames" if video.held else ""

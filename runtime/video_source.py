@@ -39,6 +39,7 @@ _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _DEVICE = re.compile(r"^/dev/video(\d+)$")
 GSTREAMER_PREFIX = "gst:"
 FRAME_NAME = "frame_{:06d}"  # output name of source frame i
+_FRAME_STEM = re.compile(r"frame_\d{6,}")  # what FRAME_NAME gives
 OPEN_TIMEOUT_MS = 10_000  # network streams: give up opening, or waiting for a frame, after this
 READ_TIMEOUT_MS = 10_000
 
@@ -77,6 +78,11 @@ def parse_stream_spec(text: str) -> Optional[StreamSpec]:
     if path.is_file() and path.suffix.lower() not in IMAGE_SUFFIXES:
         return StreamSpec("video", str(path), f"video {path}")
     return None
+
+
+def is_frame_png(path: Path) -> bool:
+    """Whether a stream's mask folder could write a file of this name (frame_000012.png)."""
+    return path.suffix.lower() == ".png" and _FRAME_STEM.fullmatch(path.stem) is not None
 
 
 def import_cv2() -> Any:
@@ -136,7 +142,7 @@ class VideoSource:
     is_stream = True
 
     def __init__(self, spec: StreamSpec) -> None:
-        cv2 = import_cv2()
+        self._cv2 = cv2 = import_cv2()
         self.spec = spec
         self._capture = open_capture(spec)
         self.fps = _positive(float(self._capture.get(cv2.CAP_PROP_FPS)))
@@ -166,8 +172,7 @@ class VideoSource:
         return ", ".join(parts)
 
     def __iter__(self) -> Iterator[Query]:
-        cv2 = import_cv2()
-        capture, count = self._capture, 0
+        cv2, capture, count = self._cv2, self._capture, 0
         try:
             while True:
                 ok, bgr = capture.read()  # (h, w, 3) uint8 BGR

@@ -56,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--queries", type=int, default=DEFAULT_QUERIES, metavar="N",
                         help=f"queries in the stream, the first one a warm-up (default {DEFAULT_QUERIES}, at least 2)")
     parser.add_argument("--export-dir", type=Path, metavar="DIR",
-                        help="keep the exported graphs in DIR (created if missing; "
+                        help="keep the exported graphs in DIR (created if missing, in an existing folder; "
                              "default: a temporary folder, removed afterwards)")
     parser.add_argument("--seed", type=int, default=0, metavar="S",
                         help="which synthetic episodes (and the random weights' seed) (default 0)")

@@ -35,7 +35,7 @@ def export_folder(export_dir: Optional[Path]) -> Iterator[Path]:
     """``export_dir`` (created if missing, kept), or a temporary folder removed on exit."""
     if export_dir is not None:
         folder = Path(export_dir)
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(exist_ok=True)  # its parent exists: checked with the other outputs
         yield folder
         return
     with tempfile.TemporaryDirectory(prefix="hsnet-demo-") as tmp:

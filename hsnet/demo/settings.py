@@ -58,12 +58,18 @@ def _check_positive(value, what: str, minimum: int = 1) -> None:
         raise UserError(f"{what} must be an integer of at least {minimum}, got {value!r}")
 
 
-def _check_output_file(path: Path, what: str) -> None:
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise UserError(f"{what}: output folder does not exist: {folder}")
-    if path.is_dir():
-        raise UserError(f"{what}: {path} is a folder, not a file")
+def _check_output_file(path: Path, what: str, suffix: str) -> None:
+    from ...output_paths import check_output_file
+
+    check_output_file(path, what, suffixes={suffix})
+
+
+def _check_runtime_installed() -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("onnxruntime") is None:
+        raise UserError("the demo runs the exported graphs in onnxruntime, which is not installed: "
+                        "pip install 'hsnet-deploy[cpu]' (NVIDIA GPUs: [gpu]; Jetson: see docs/jetson.md)")
 
 
 def default_img_size(settings: DemoSettings) -> int:
@@ -102,10 +108,12 @@ def resolve_settings(settings: DemoSettings) -> DemoSettings:
     if checkpoint is None or is_reference(checkpoint):  # both resnet50; a file's backbone is known once read
         check_image_size(size, size, "resnet50")
 
-    _check_output_file(Path(settings.grid), "-o/--output")
+    _check_output_file(Path(settings.grid), "-o/--output", ".png")
     if settings.json is not None:
-        _check_output_file(Path(settings.json), "--json")
-    export_dir = Path(settings.export_dir) if settings.export_dir is not None else None
-    if export_dir is not None and export_dir.exists() and not export_dir.is_dir():
-        raise UserError(f"--export-dir {settings.export_dir} exists and is not a folder")
+        _check_output_file(Path(settings.json), "--json", ".json")
+    if settings.export_dir is not None:
+        from ...output_paths import check_output_folder
+
+        check_output_folder(Path(settings.export_dir), "--export-dir")
+    _check_runtime_installed()
     return dataclasses.replace(settings, img_size=size)
