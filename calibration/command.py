@@ -14,7 +14,30 @@ until INT8 is within ``--int8-gate`` mIoU of FP32 (:mod:`sensitivity`).
 
 from __future__ import annotations
 
+from ..option_rules import Applies
+
 HELP = "convert an FP32 ONNX export to FP16 (FP32 islands) or INT8 (explicit Q/DQ, calibrated)"
+
+
+def _int8(args) -> bool:
+    return "int8" in (args.precision, args.support_precision)
+
+
+FILE_BENCHMARKS = ("folder", "pascal", "coco", "fss")
+# which precision option applies when (export and convert share them): see option_rules
+PRECISION_RULES = (
+    Applies(("--calib-benchmark", "--calib-datapath", "--calib-splits", "--calib-fold", "--calib-episodes",
+             "--calib-method", "--calib-synthetic-size", "--int8-keep", "--int8-auto"), _int8,
+            "when a graph is INT8 (--precision int8 or --support-precision int8)"),
+    Applies(("--int8-gate", "--auto-episodes", "--sensitivity-json"), lambda a: a.int8_auto, "with --int8-auto"),
+    Applies(("--calib-datapath",), lambda a: a.calib_benchmark in FILE_BENCHMARKS,
+            f"with a --calib-benchmark read from files ({', '.join(FILE_BENCHMARKS)})"),
+    Applies(("--calib-splits",), lambda a: a.calib_benchmark in ("pascal", "coco", "fss"),
+            "with --calib-benchmark pascal, coco or fss"),
+    Applies(("--calib-fold",), lambda a: a.calib_benchmark in ("pascal", "coco"), "with --calib-benchmark pascal or coco"),
+    Applies(("--calib-synthetic-size",), lambda a: a.calib_benchmark == "synthetic", "with --calib-benchmark synthetic"),
+)
+OPTION_RULES = PRECISION_RULES
 
 
 def add_precision_arguments(parser, default: str = "fp32") -> None:
@@ -53,7 +76,8 @@ def add_precision_arguments(parser, default: str = "fp32") -> None:
 
 
 def precision_options(args, img_size: int):
-    """The PrecisionOptions named by the options above (UserError for a bad value)."""
+    """The PrecisionOptions named by the options above (UserError for a bad value; call it
+    before any work, with the graph's size, to check them)."""
     from ..errors import UserError
     from .calibration_episodes import CalibrationSource
     from .precision import PrecisionOptions
@@ -62,8 +86,21 @@ def precision_options(args, img_size: int):
         raise UserError(f"--calib-fold {args.calib_fold} does not exist: folds are 0, 1, 2, 3")
     if args.auto_episodes < 1:
         raise UserError(f"--auto-episodes must be at least 1, got {args.auto_episodes}")
-    if args.int8_gate < 0:
+    if not args.int8_gate >= 0:
         raise UserError(f"--int8-gate must be at least 0, got {args.int8_gate}")
+    if args.calib_synthetic_size is not None and args.calib_synthetic_size < 32:
+        raise UserError(f"--calib-synthetic-size must be at least 32, got {args.calib_synthetic_size}")
+    if args.int8_auto and not _int8(args):
+        raise UserError("--int8-auto needs --precision int8 or --support-precision int8")
+    if args.sensitivity_json:
+        from ..output_paths import check_output_file
+
+        check_output_file(args.sensitivity_json, "--sensitivity-json", suffixes={".json"})
+    precisions = {args.precision, args.support_precision or args.precision}
+    if precisions != {"fp32"}:
+        _require("onnxruntime", "pip install 'hsnet-deploy[cpu,precision]' (or [gpu,precision])")
+    if "fp16" in precisions:
+        _require("onnxconverter_common", "pip install 'hsnet-deploy[precision]'")
     source = CalibrationSource(
         args.calib_benchmark, args.calib_datapath, args.calib_splits, args.calib_fold, args.calib_episodes,
         synthetic_size=args.calib_synthetic_size or img_size,
@@ -71,6 +108,16 @@ def precision_options(args, img_size: int):
     keep = tuple(g.strip() for g in args.int8_keep.split(",") if g.strip())
     return PrecisionOptions(args.precision, args.support_precision, source, args.calib_method, keep,
                             progress=not getattr(args, "quiet", False))
+
+
+def _require(module: str, install: str) -> None:
+    """UserError before any work when a library the conversion needs is missing."""
+    import importlib.util
+
+    from ..errors import UserError
+
+    if importlib.util.find_spec(module) is None:
+        raise UserError(f"FP16 / INT8 conversion needs {module}, which is not installed: {install}")
 
 
 def check_groups(models: dict, groups) -> None:
@@ -97,10 +144,6 @@ def apply_precision(models: dict, args, img_size: int) -> dict:
         return models
     check_groups(models, options.float_groups)
     if args.int8_auto:
-        if "int8" not in (options.precision_of("episode"), options.precision_of("support_encoder")):
-            from ..errors import UserError
-
-            raise UserError("--int8-auto needs --precision int8 or --support-precision int8")
         from .sensitivity import choose_float_groups
 
         chosen = choose_float_groups(models, options, args.int8_gate, args.auto_episodes,
@@ -122,12 +165,21 @@ def run(args) -> int:
 
     from .precision import check_output, read_graphs, write_graphs
 
-    source, output = Path(args.model), Path(args.output)
+    from ..errors import UserError
+    from ..runtime.model_files import check_input_file, check_split_set, resolve_model_files
+
+    source, output = check_input_file(args.model, "model"), Path(args.output)
+    if source.suffix.lower() != ".onnx":
+        raise UserError(f"convert takes an hsnet-deploy .onnx export, got {source}")
+    files = resolve_model_files(source)  # the input set, checked as one export
+    if args.support_precision is not None and not files.is_split:
+        raise UserError(f"--support-precision applies only to a split export; {source} has no NAME.support.onnx")
     check_output(source, output)
+    info = next(iter(check_split_set(files).values()))  # read once: resolve_model_files kept them
+    precision_options(args, info.img_size)  # every option checked before the graphs are read
     start = time.perf_counter()
     models = read_graphs(source)
-    img_size = int({p.key: p.value for p in next(iter(models.values())).metadata_props}["hsnet_deploy.img_size"])
-    paths = write_graphs(apply_precision(models, args, img_size), output)
+    paths = write_graphs(apply_precision(models, args, info.img_size), output)
     print(f"converted {source} in {time.perf_counter() - start:.1f} s:")
     for kind, path in paths.items():
         print(f"  {path}  ({path.stat().st_size / 2**20:.1f} MiB, {_precision_of(path)}, all checks passed)")
@@ -135,7 +187,6 @@ def run(args) -> int:
 
 
 def _precision_of(path) -> str:
-    import onnx
+    from ..runtime.model_files import graph_info
 
-    model = onnx.load(str(path), load_external_data=False)
-    return {p.key: p.value for p in model.metadata_props}.get("hsnet_deploy.precision", "fp32")
+    return graph_info(path, "onnxruntime").precision

@@ -57,18 +57,22 @@ def write_sidecar_for(engine_path: Path, onnx_path: Path, memory: str = "auto") 
     from ..file_digest import sha256_of_file
     from ..runtime.engine_sidecar import KEY_ONNX_FILE, KEY_ONNX_SHA256, sidecar_path, sidecar_record, sidecar_text
     from ..runtime.graph_contract import GraphInfo
-    from ..runtime.loaders import EngineLoader
+    from ..runtime.loaders import EngineLoader, import_tensorrt
     from .build_options import BuildOptions
-    from ..runtime.model_files import ENGINE_SUFFIXES
+    from ..runtime.model_files import ENGINE_SUFFIXES, check_input_file
     from .engine_build import gpu_of, read_onnx_header
 
-    if engine_path.suffix.lower() not in ENGINE_SUFFIXES or not engine_path.is_file():
-        raise UserError(f"engine not found: {engine_path} (an .engine or .plan file)")
-    if not onnx_path.is_file():
-        raise UserError(f"ONNX file not found: {onnx_path}")
+    if engine_path.suffix.lower() not in ENGINE_SUFFIXES:
+        raise UserError(f"{engine_path} is not a TensorRT engine file name (an .engine or .plan file)")
+    check_input_file(engine_path, "engine")
+    check_input_file(onnx_path, "ONNX file")
     header = read_onnx_header(onnx_path)
     meta = header.metadata
     info = GraphInfo.from_metadata(meta, str(onnx_path))
+    try:
+        import_tensorrt()  # before the GPU: TensorRT is what this machine lacks, whatever else
+    except UserError as err:
+        raise UserError(f"{err}; sidecar reads the engine with the TensorRT that will run it: run it on the machine with the GPU") from None
     gpu_name, capability = gpu_of(memory)
     _, engine = EngineLoader(engine_path, meta, check_compatibility=False)(capability)
     import tensorrt as trt

@@ -3,11 +3,14 @@ support set once (model ``hsnet_support_encoder``), then stream queries against 
 features (model ``hsnet_query``, dynamically batched across clients by the server).
 
     tritonserver --model-repository REPO &
-    python REPO/client_example.py --url localhost:8000 --size 400 \\
+    python REPO/client_example.py --url localhost:8000 \\
         --support s1.jpg --mask s1.png [--support s2.jpg --mask s2.png] q1.jpg q2.jpg ...
 
-Pre- and post-processing are hsnet-deploy's own pure functions (torch-free runtime), so
-the masks equal those of ``hsnet-deploy run`` on the same files. Needs ``tritonclient[http]``.
+``--size`` defaults to the export's image size, which ``triton-repo`` writes into the copy
+it puts in REPO (``IMG_SIZE`` below). Pre- and post-processing are hsnet-deploy's own pure
+functions (torch-free runtime), so the masks equal those of ``hsnet-deploy run`` on the
+same files. Needs ``tritonclient[http]`` (with gevent), imported only once the arguments
+are read, so ``--help`` works without it.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 SUPPORT_MODEL, QUERY_MODEL = "hsnet_support_encoder", "hsnet_query"
+IMG_SIZE = None  # the export's image size: hsnet-deploy triton-repo writes it here
 FEATURES = ("support_c3", "support_c2", "support_c1")
 
 
@@ -48,20 +52,37 @@ def segment(client, triton, image, features: dict, size: int) -> np.ndarray:
     return postprocess(out["logits"][0], image.shape[:2])
 
 
+def _import_triton(parser: argparse.ArgumentParser):
+    """tritonclient.http, or exit 2 with one line saying what to install."""
+    try:
+        import tritonclient.http as triton
+    except (ImportError, RuntimeError) as err:  # tritonclient raises RuntimeError when gevent is missing
+        reason = str(err.__cause__ or err).strip().splitlines()[0]
+        parser.exit(2, f"{parser.prog}: error: needs tritonclient[http]: pip install 'tritonclient[http]' ({reason})\n")
+    return triton
+
+
 def main(argv=None) -> int:
-    import tritonclient.http as triton
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
+    parser.add_argument("queries", nargs="+", metavar="QUERY", help="query images")
+    parser.add_argument("--url", default="localhost:8000", help="the server's HTTP endpoint (default localhost:8000)")
+    parser.add_argument(
+        "--size", type=int, default=IMG_SIZE, required=IMG_SIZE is None,
+        help="the export's image size" + (f" (default {IMG_SIZE}, the export's)" if IMG_SIZE else ""),
+    )
+    parser.add_argument("--support", action="append", required=True, help="a support image (repeat for K shots)")
+    parser.add_argument("--mask", action="append", required=True, help="its binary mask (one per --support)")
+    parser.add_argument("--out", default=".", help="folder for the <query>.mask.png files")
+    args = parser.parse_args(argv)
+    if args.size < 1:
+        parser.error(f"--size must be at least 1, got {args.size}")
+    if len(args.support) != len(args.mask):
+        parser.error("give one --mask per --support")
+    triton = _import_triton(parser)
     from PIL import Image
 
     from hsnet_deploy.runtime.images import load_image, load_mask
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("queries", nargs="+")
-    parser.add_argument("--url", default="localhost:8000")
-    parser.add_argument("--size", type=int, default=400, help="the export's image size")
-    parser.add_argument("--support", action="append", required=True)
-    parser.add_argument("--mask", action="append", required=True)
-    parser.add_argument("--out", default=".", help="folder for the <query>.mask.png files")
-    args = parser.parse_args(argv)
     client = triton.InferenceServerClient(url=args.url)
     features = encode_support(client, triton, [load_image(p) for p in args.support], [load_mask(p) for p in args.mask], args.size)
     for path in args.queries:

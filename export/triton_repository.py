@@ -7,6 +7,7 @@ plans): one model for the support encoder, one for the query graph.
       hsnet_query/config.pbtxt               query_img, support_c3..c1 -> logits, mask
       hsnet_query/1/model.onnx               (or model.plan)
       client_example.py                      encode a support set once, then stream queries
+                                             (its --size default: the export's image size)
 
 ``config.pbtxt`` is Triton's ModelConfig in protobuf text format:
 - ``platform``: ``onnxruntime_onnx``, or ``tensorrt_plan``;
@@ -17,6 +18,12 @@ plans): one model for the support encoder, one for the query graph.
 - ``dynamic_batching``: for the query model only (many clients' frames batched together;
   a support set is encoded once per client);
 - ``instance_group``: ``count`` instances of kind KIND_GPU (or KIND_CPU).
+
+Everything is checked before anything is written: the options, the split set (each
+half's metadata read and checked to be one export by the runtime's own rule,
+:func:`~hsnet_deploy.runtime.model_files.check_split_set`), and that REPO is new with a
+writable parent. The repository is built in a temporary folder beside REPO and renamed
+into place; any OSError on the way is one UserError line, with nothing left behind.
 
 The tests parse every file with Triton's own ModelConfig (tritonclient's protobuf).
 """
@@ -31,13 +38,17 @@ from pathlib import Path
 from typing import Mapping, Optional, Sequence, Union
 
 from ..errors import UserError
-from ..runtime.graph_contract import BATCH_DIM, GRAPH_INPUTS, GRAPH_OUTPUTS, QUERY, SUPPORT_ENCODER, TENSOR_DTYPES, GraphInfo
-from ..runtime.model_files import resolve_model_files
+from ..runtime.graph_contract import (
+    BATCH_DIM, EPISODE, GRAPH_INPUTS, GRAPH_OUTPUTS, QUERY, SUPPORT_ENCODER, TENSOR_DTYPES, GraphInfo, split_paths,
+)
+from ..runtime.model_files import BACKEND_BY_SUFFIX, ModelFiles, check_split_set, graph_info, resolve_model_files
 
 MODEL_NAMES = {SUPPORT_ENCODER: "hsnet_support_encoder", QUERY: "hsnet_query"}
 PLATFORMS = {"onnxruntime": ("onnxruntime_onnx", "model.onnx"), "tensorrt": ("tensorrt_plan", "model.plan")}
 TRITON_TYPES = {"float32": "TYPE_FP32", "uint8": "TYPE_UINT8", "float16": "TYPE_FP16"}
+INSTANCE_KINDS = ("KIND_GPU", "KIND_CPU")
 CLIENT_EXAMPLE = Path(__file__).with_name("triton_client_example.py")
+CLIENT_SIZE_LINE = "IMG_SIZE = None  # the export's image size: hsnet-deploy triton-repo writes it here"
 
 
 def graph_dims(onnx_path: Path) -> dict[str, list]:
@@ -90,6 +101,68 @@ def _dims_for(path: Path, backend: str) -> dict[str, list]:
     return GraphInfo.from_metadata(record, str(path)).dims()
 
 
+def check_options(model: Union[str, os.PathLike], max_batch_size: int, instances: int, instance_kind: str, version: int) -> None:
+    """The options of ``triton-repo``, before any file is read."""
+    for option, value in (("--max-batch-size", max_batch_size), ("--instances", instances)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise UserError(f"{option} must be at least 1, got {value}")
+    if instance_kind not in INSTANCE_KINDS:
+        raise UserError(f"instance kind must be one of {', '.join(INSTANCE_KINDS)}, got {instance_kind!r}")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise UserError(f"the model version (its folder's name) must be at least 1, got {version}")
+    if instance_kind == "KIND_CPU" and BACKEND_BY_SUFFIX.get(Path(model).suffix.lower()) == "tensorrt":
+        raise UserError("--cpu serves .onnx models only (TensorRT plans need a GPU)")
+
+
+def split_set(model: Union[str, os.PathLike]) -> tuple[ModelFiles, dict[str, GraphInfo]]:
+    """The split pair ``model`` names and its checked metadata; UserError naming what is
+    wrong (a corrupt or foreign file, an episode graph alone, halves of two exports)."""
+    files = resolve_model_files(model)
+    if files.backend not in PLATFORMS:
+        raise UserError(f"triton-repo takes .onnx files or TensorRT engines, got {model}")
+    if not files.is_split:
+        info = graph_info(files.paths[EPISODE], files.backend)  # a foreign or corrupt file says so here
+        if info.kind == EPISODE:
+            raise UserError(
+                f"{model} has no split graphs beside it: re-export with `hsnet-deploy export --split` "
+                "(Triton serves the support encoder and the query graph)"
+            )
+        named = split_paths(Path(model))
+        raise UserError(
+            f"{model} holds a '{info.kind}' graph but is not named as half of a split pair "
+            f"({named[SUPPORT_ENCODER].name} + {named[QUERY].name})"
+        )
+    return files, check_split_set(files)  # the runtime's rule: each half its kind, one export
+
+
+def check_output(output: Union[str, os.PathLike]) -> Path:
+    """REPO must not exist and its parent must be a folder this process can write in
+    (probed with a file: root ignores permission bits, ``chattr +i`` refuses only writes)."""
+    target = Path(output)
+    if target.exists() or target.is_symlink():
+        raise UserError(f"{target} already exists; give a new folder for the model repository")
+    parent = target.parent
+    if not parent.exists():
+        raise UserError(f"output folder does not exist: {parent}")
+    if not parent.is_dir():
+        raise UserError(f"-o {target}: {parent} is not a folder")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".probe", dir=parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise UserError(f"-o {target}: cannot write in {parent}: {err.strerror or err}") from None
+    return target
+
+
+def client_example_text(img_size: int) -> str:
+    """The client example with the export's image size as its ``--size`` default."""
+    text = CLIENT_EXAMPLE.read_text(encoding="utf-8")
+    if text.count(CLIENT_SIZE_LINE) != 1:
+        raise RuntimeError(f"{CLIENT_EXAMPLE} must hold the line {CLIENT_SIZE_LINE!r} once")
+    return text.replace(CLIENT_SIZE_LINE, f"IMG_SIZE = {int(img_size)}  # the export's, written by hsnet-deploy triton-repo")
+
+
 def write_repository(
     model: Union[str, os.PathLike],
     output: Union[str, os.PathLike],
@@ -99,38 +172,38 @@ def write_repository(
     version: int = 1,
 ) -> dict[str, Path]:
     """Write REPO (which must not exist yet) for the split pair ``model`` names; returns
-    model name -> config path. Built in a temporary folder and renamed into place."""
-    files = resolve_model_files(model)
-    if files.backend not in PLATFORMS:
-        raise UserError(f"triton-repo takes .onnx files or TensorRT engines, got {model}")
-    if not files.is_split:
-        raise UserError(f"{model} has no split graphs beside it: export with --split (Triton serves the support encoder and the query graph)")
-    if max_batch_size < 1 or instances < 1 or version < 1:
-        raise UserError("--max-batch-size, --instances and --version must be positive")
-    target = Path(output)
-    if target.exists():
-        raise UserError(f"{target} already exists; give a new folder for the model repository")
-    parent = target.parent if str(target.parent) else Path(".")
-    if not parent.is_dir():
-        raise UserError(f"output folder does not exist: {parent}")
+    model name -> config path. Everything is checked first; the repository is built in a
+    temporary folder beside REPO and renamed into place, or removed on any failure."""
+    check_options(model, max_batch_size, instances, instance_kind, version)
+    files, infos = split_set(model)
+    target = check_output(output)
     platform_file = PLATFORMS[files.backend][1]
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=parent))
+    staging: Optional[Path] = None
     written = {}
     try:
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        repo = staging / "repo"  # made by mkdir, so with the umask's rights (mkdtemp's are 0700)
+        repo.mkdir()
         for kind in (SUPPORT_ENCODER, QUERY):
             source = Path(files.paths[kind])
-            folder = staging / MODEL_NAMES[kind]
+            folder = repo / MODEL_NAMES[kind]
             (folder / str(version)).mkdir(parents=True)
             shutil.copyfile(source, folder / str(version) / platform_file)
             text = model_config(kind, files.backend, _dims_for(source, files.backend), max_batch_size, instances, instance_kind)
             (folder / "config.pbtxt").write_text(text, encoding="utf-8")
             written[MODEL_NAMES[kind]] = target / MODEL_NAMES[kind] / "config.pbtxt"
-        shutil.copyfile(CLIENT_EXAMPLE, staging / "client_example.py")
-        os.replace(staging, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            shutil.rmtree(staging)
+        (repo / "client_example.py").write_text(client_example_text(infos[QUERY].img_size), encoding="utf-8")
+        os.replace(repo, target)
+    except BaseException as err:
+        if staging is not None:
+            with contextlib.suppress(OSError):
+                shutil.rmtree(staging)
+        if isinstance(err, OSError):
+            where = f" ({err.filename})" if err.filename and (staging is None or not str(err.filename).startswith(str(staging))) else ""
+            raise UserError(f"cannot write the model repository {target}: {err.strerror or err}{where}") from None
         raise
+    with contextlib.suppress(OSError):
+        staging.rmdir()  # empty now
     return written
 
 

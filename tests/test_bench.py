@@ -239,12 +239,12 @@ def test_model_arguments_name_the_graphs_to_run(tmp_path):
     ckpt = tmp_path / "best_model.pt"
     ckpt.write_bytes(b"x")
     assert parse_model_argument(str(ckpt)).checkpoint == ckpt
-    episode = tmp_path / "m.onnx"
-    episode.write_bytes(b"x")
+    from test_runtime_fake_graphs import make_episode_graph, make_split_graphs  # a set is read as one export
+
+    episode = make_episode_graph(tmp_path / "m.onnx")
     alone = parse_model_argument(str(episode))
     assert alone.episode_graph == episode and alone.split_graphs is None
-    for name in ("m.support.onnx", "m.query.onnx"):
-        (tmp_path / name).write_bytes(b"x")
+    make_split_graphs(episode)
     both = parse_model_argument(str(episode))
     assert both.episode_graph == episode and both.split_graphs == (tmp_path / "m.support.onnx", tmp_path / "m.query.onnx")
     split_only = parse_model_argument(str(tmp_path / "m.query.onnx"))

@@ -5,6 +5,10 @@ and the client example run against an in-process stand-in of the server's infer 
 from __future__ import annotations
 
 import importlib.util
+import os
+import stat
+import subprocess
+import sys
 import types
 
 import numpy as np
@@ -46,6 +50,10 @@ def test_repository_tree_and_configs_match_the_graphs(tmp_path, model_config):
     onnx_path = _split(tmp_path)
     repo = tmp_path / "repo"
     assert main(["triton-repo", str(onnx_path), "-o", str(repo), "--max-batch-size", "4", "--instances", "2"]) == 0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(repo.stat().st_mode) == 0o777 & ~umask  # not a temporary folder's 0700: the server may be another user
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx", "m.query.onnx", "m.support.onnx", "repo"]  # no staging left
     assert sorted(p.relative_to(repo).as_posix() for p in repo.rglob("*") if p.is_file()) == [
         "client_example.py", "hsnet_query/1/model.onnx", "hsnet_query/config.pbtxt",
         "hsnet_support_encoder/1/model.onnx", "hsnet_support_encoder/config.pbtxt"]
@@ -135,17 +143,27 @@ def _standin_triton(repo, model_config, calls):
             calls.append(model_name)
             return Result(dict(zip(names, session.run(names, {i.name: i.data for i in inputs}))))
 
+    class InferenceServerClient(Client):
+        def __init__(self, url):
+            self.url = url
+
     triton.InferInput, triton.InferRequestedOutput, triton.Client = InferInput, InferRequestedOutput, Client
+    triton.InferenceServerClient = InferenceServerClient
     return triton
+
+
+def _load_client_example(repo):
+    spec = importlib.util.spec_from_file_location("client_example", repo / "client_example.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def test_client_example_encodes_once_then_streams(tmp_path, model_config):
     onnx_path = _split(tmp_path)
     repo = tmp_path / "repo"
     write_repository(onnx_path, repo)
-    spec = importlib.util.spec_from_file_location("client_example", repo / "client_example.py")
-    client_example = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(client_example)
+    client_example = _load_client_example(repo)
     calls = []
     triton = _standin_triton(repo, model_config, calls)
     client = triton.Client()
@@ -176,3 +194,44 @@ def test_tensorrt_plans_take_their_dims_from_the_onnx_beside(tmp_path, monkeypat
     assert query.platform == "tensorrt_plan" and (repo / "hsnet_query" / "1" / "model.plan").read_bytes() == engines["query"].read_bytes()
     assert [list(t.dims) for t in query.input] == [[3, S, S]] + [[-1, 1, 1, 1, 1]] * 3
     assert main(["triton-repo", str(engines["query"]), "-o", str(tmp_path / "cpu"), "--cpu"]) == 2
+
+
+def test_client_example_defaults_to_the_export_size(tmp_path, monkeypatch, model_config):
+    from PIL import Image
+
+    onnx_path = _split(tmp_path)
+    repo = tmp_path / "repo"
+    write_repository(onnx_path, repo)
+    client_example = _load_client_example(repo)
+    assert client_example.IMG_SIZE == S
+    calls = []
+    package = types.ModuleType("tritonclient")
+    package.http = _standin_triton(repo, model_config, calls)
+    monkeypatch.setitem(sys.modules, "tritonclient", package)
+    monkeypatch.setitem(sys.modules, "tritonclient.http", package.http)
+    rng = np.random.default_rng(1)
+    support, mask, query = (rng.integers(0, 255, (20, 24, 3), dtype=np.uint8) for _ in range(3))
+    mask = ((mask[..., 0] > 127) * 255).astype(np.uint8)
+    for name, array in (("s.png", support), ("m.png", mask), ("q.png", query)):
+        Image.fromarray(array).save(tmp_path / name)
+    argv = [str(tmp_path / "q.png"), "--support", str(tmp_path / "s.png"), "--mask", str(tmp_path / "m.png"), "--out", str(tmp_path)]
+    assert client_example.main(argv) == 0  # no --size: the export's 16, not 400
+    assert calls == ["hsnet_support_encoder", "hsnet_query"]
+    with Segmenter.load(onnx_path, device="cpu") as seg:
+        seg.set_support([support], [mask > 0])
+        np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "q.mask.png")) > 0, seg.segment(query) > 0)
+
+
+def test_client_example_help_needs_no_tritonclient_http(tmp_path):
+    repo = tmp_path / "repo"
+    write_repository(_split(tmp_path), repo)
+    script = str(repo / "client_example.py")
+    shown = subprocess.run([sys.executable, script, "--help"], capture_output=True, text=True, cwd=tmp_path)
+    assert shown.returncode == 0 and shown.stderr == "", shown.stderr
+    assert f"(default {S}, the export's)" in " ".join(shown.stdout.split())
+    if subprocess.run([sys.executable, "-c", "import gevent"], capture_output=True).returncode == 0:
+        pytest.skip("gevent is installed here: the missing-client message cannot be shown")
+    run = subprocess.run([sys.executable, script, "q.png", "--support", "s.png", "--mask", "m.png"], capture_output=True, text=True, cwd=tmp_path)
+    assert run.returncode == 2 and run.stdout == ""
+    (line,) = run.stderr.splitlines()
+    assert line.startswith("client_example.py: error: needs tritonclient[http]: pip install 'tritonclient[http]' (No module named ")
