@@ -7,6 +7,9 @@ Each subcommand lives beside the code it drives, in a module that defines
 - ``run(args) -> int``: the work, importing heavy dependencies (torch, onnx,
   onnxruntime, tensorrt) only inside, so ``--help`` stays fast and torch-free.
 
+and may declare ``OPTION_RULES`` (:mod:`hsnet_deploy.option_rules`): which typed option
+applies to which invocation, refused before ``run`` starts when it does not.
+
 A :class:`~hsnet_deploy.errors.UserError` anywhere becomes one line on stderr and exit
 status 2; unknown options are rejected by argparse with status 2 as well.
 """
@@ -20,6 +23,7 @@ from typing import Sequence
 
 from . import __version__
 from .errors import UserError
+from .option_rules import check_option_rules, given_options
 
 # name -> module (relative to hsnet_deploy) that implements it, in the order --help lists them.
 COMMANDS: dict[str, str] = {
@@ -57,17 +61,20 @@ def build_parser() -> argparse.ArgumentParser:
         module = importlib.import_module(f"{__package__}.{module_name}")
         cmd = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(cmd)
-        cmd.set_defaults(_run=module.run)
+        cmd.set_defaults(_run=module.run, _parser=cmd, _rules=getattr(module, "OPTION_RULES", ()))
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     if getattr(args, "_run", None) is None:
         parser.print_help()
         return 2
     try:
+        own = argv[argv.index(args.command) + 1:]  # the command's own arguments
+        check_option_rules(args._parser, args, given_options(args._parser, own), args._rules)
         return int(args._run(args) or 0)
     except UserError as err:
         print(f"hsnet-deploy {args.command}: error: {err}", file=sys.stderr)

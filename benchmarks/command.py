@@ -18,6 +18,20 @@ import math
 from pathlib import Path
 
 from ..errors import UserError
+from ..option_rules import Applies
+
+
+def _engines(args: argparse.Namespace) -> bool:
+    from .engine_bench import is_engine
+
+    return bool(args.models) and all(is_engine(m) for m in args.models)
+
+
+OPTION_RULES = (
+    Applies(("--layer-iters", "--memory", "--cuda-graph"), _engines, "to TensorRT engines (bench ENGINE ...)"),
+    Applies(("--backbone", "--img-size", "--mode", "--stage-iters", "--device", "--table5-size", "--table5-iters",
+             "--threads"), lambda a: not _engines(a), "to .pt / .onnx models, not to TensorRT engines"),
+)
 
 HELP = "benchmark latency per stage: toolkit configurations vs the official way of running HSNet"
 
@@ -60,17 +74,11 @@ def parse_shots(text: str) -> tuple[int, ...]:
     return tuple(dict.fromkeys(shots))  # unique, in the order given
 
 
-def _check_output(path: str | None, option: str, suffix: str) -> None:
-    if path is None:
-        return
-    target = Path(path)
-    folder = target.parent if str(target.parent) else Path(".")
-    if not folder.is_dir():
-        raise UserError(f"{option}: output folder does not exist: {folder}")
-    if target.is_dir():
-        raise UserError(f"{option}: {target} is a folder, not a file")
-    if target.suffix.lower() != suffix:
-        raise UserError(f"{option}: expected a {suffix} file name, got {target.name}")
+def _check_output(path: str | None, option: str, suffix: str, inputs: list) -> None:
+    if path is not None:
+        from ..output_paths import check_output_file
+
+        check_output_file(path, option, suffixes={suffix}, inputs=inputs)
 
 
 def _finite(value):
@@ -100,9 +108,16 @@ def run(args: argparse.Namespace) -> int:
     from .bench_session import BenchSettings, run_benchmark
     from .report_table import format_report
 
-    _check_output(args.json, "--json", ".json")
-    _check_output(args.plot, "--plot", ".png")
+    from ..runtime.model_files import input_set
     from .engine_bench import is_engine
+
+    inputs = [p for m in args.models for p in input_set(m)]
+    _check_output(args.json, "--json", ".json", inputs)
+    _check_output(args.plot, "--plot", ".png", inputs)
+    if args.plot:
+        from .peak_chart import peak_chart_path
+
+        _check_output(str(peak_chart_path(args.plot)), "--plot", ".png", inputs)
 
     engines = [m for m in args.models if is_engine(m)]
     if engines:
@@ -145,8 +160,8 @@ def run_engines(args: argparse.Namespace, engines: list) -> int:
     """``bench ENGINE ...``: trtexec-style figures, per-layer times and precisions."""
     from .engine_bench import format_engine_report, run_engine_bench, write_layer_chart
 
-    if args.iters < 1 or args.layer_iters < 0:
-        raise UserError("--iters must be at least 1 and --layer-iters at least 0")
+    if args.iters < 1 or args.layer_iters < 0 or args.warmup < 0:
+        raise UserError("--iters must be at least 1, --layer-iters and --warmup at least 0")
     report = run_engine_bench(engines, parse_shots(args.shots), args.iters, args.warmup, args.layer_iters,
                               args.memory, args.cuda_graph, args.seed)
     print(format_engine_report(report))

@@ -18,9 +18,16 @@ import sys
 import time
 from pathlib import Path
 
+from ..calibration.command import PRECISION_RULES
 from ..errors import UserError
+from ..option_rules import Applies
 from ..runtime.graph_contract import BACKBONE_NAMES, EPISODE
-from .export_options import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET
+from .export_options import DEFAULT_IMG_SIZE, DEFAULT_OPSET, MAX_OPSET, MIN_OPSET
+
+OPTION_RULES = PRECISION_RULES + (
+    Applies(("--seed",), lambda a: a.random_weights, "with --random-weights (it seeds the random weights)"),
+    Applies(("--support-precision",), lambda a: a.split, "with --split (the support encoder is a split graph)"),
+)
 
 HELP = "export HSNet to TensorRT-ready ONNX (episode graph; --split adds support-encoder and query graphs)"
 
@@ -32,7 +39,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--backbone-weights", default=None, help="torchvision ImageNet weight file for the backbone (e.g. resnet50-0676ba61.pth)")
     parser.add_argument("--random-weights", action="store_true", help="no checkpoint: export a RANDOM learner (for tests and benchmarks only)")
     parser.add_argument("--seed", type=int, default=0, help="seed of --random-weights (default 0)")
-    parser.add_argument("--img-size", type=int, default=400, help="input height = width of the graph (default 400)")
+    parser.add_argument("--img-size", type=int, default=None,
+                        help="input height = width of the graph (default: the size the model was trained at when it "
+                        "records one, 'reference': 200; else 400)")
     shots = parser.add_mutually_exclusive_group()
     shots.add_argument("--shots", type=int, default=1, help="fixed number of support images K (default 1)")
     shots.add_argument("--dynamic-shots", metavar="MIN:MAX", default=None, help="make K dynamic; MIN:MAX is recorded for TensorRT profiles (e.g. 1:10)")
@@ -53,10 +62,21 @@ def parse_shots_range(text: str) -> tuple[int, int]:
     return parse_range(text, "--dynamic-shots")
 
 
-def validate_args(args) -> None:
-    """Every check that needs no torch, so a bad option fails at once."""
-    from ..hsnet.image_size import check_image_size
+def output_paths(args) -> list[Path]:
+    """Every file this export writes: NAME.onnx, and with --split the two graphs beside it."""
     from .onnx_export import split_paths
+
+    named = split_paths(args.output)  # UserError unless NAME.onnx
+    return list(named.values()) if args.split else [named[EPISODE]]
+
+
+def validate_args(args) -> None:
+    """Every check that needs no torch, so a bad option fails at once, before any work."""
+    from ..calibration.command import precision_options
+    from ..hsnet.image_size import check_image_size, check_min_side
+    from ..hsnet.reference_model import is_reference, recorded_img_size
+    from ..output_paths import check_output_file
+    from ..runtime.model_files import check_input_file
 
     if args.backbone is not None and args.backbone not in BACKBONE_NAMES:
         raise UserError(f"unknown backbone {args.backbone!r}; choose one of {', '.join(BACKBONE_NAMES)}")
@@ -66,8 +86,6 @@ def validate_args(args) -> None:
         raise UserError(f"--shots must be at least 1, got {args.shots}")
     if args.dynamic_shots is not None:
         parse_shots_range(args.dynamic_shots)
-    if args.backbone is not None or args.random_weights:  # else known only once the checkpoint is read
-        check_image_size(args.img_size, args.img_size, args.backbone or "resnet50")
     if args.checkpoint is None and not args.random_weights:
         raise UserError(
             "no --checkpoint given: pass the trained weights (--checkpoint best_model.pt), or "
@@ -75,29 +93,36 @@ def validate_args(args) -> None:
         )
     if args.checkpoint is not None and args.random_weights:
         raise UserError("--checkpoint and --random-weights exclude each other")
-    for path in split_paths(args.output).values():
-        folder = path.parent if str(path.parent) else Path(".")
-        if not folder.is_dir():
-            raise UserError(f"output folder does not exist: {folder}")
+    inputs = [check_input_file(p, what) for p, what in ((args.checkpoint, "checkpoint"), (args.backbone_weights, "--backbone-weights"))
+              if p is not None and not is_reference(p)]
+    if args.img_size is None:  # the command's default, resolved once: the model's trained size, else 400
+        args.img_size = recorded_img_size(args.checkpoint) or DEFAULT_IMG_SIZE
+    known = args.backbone or ("resnet50" if args.random_weights or is_reference(args.checkpoint) else None)
+    # a checkpoint file's backbone is known once it is read; every backbone needs MIN_SIDE
+    if known is not None:
+        check_image_size(args.img_size, args.img_size, known)
+    else:
+        check_min_side(args.img_size)
+    for path in output_paths(args):
+        check_output_file(path, "-o", suffixes={".onnx"}, inputs=inputs)
+    precision_options(args, args.img_size)  # calibration options, before the 20 s export
 
 
 def load_model(args):
-    """The HSNet to export, and the digest recorded in the metadata."""
-    from ..hsnet.checkpoint import file_sha256, load_hsnet
+    """The HSNet to export; it records the digest of its checkpoint (``hsnet.provenance``),
+    "random" for --random-weights, and the exported metadata takes it from there."""
+    from ..hsnet.checkpoint import load_hsnet
     from ..hsnet.image_size import check_image_size
     from ..hsnet.random_weights import randomize_for_testing
-    from ..runtime.graph_contract import RANDOM_CHECKPOINT
 
     if args.random_weights:
         model = load_hsnet(args.backbone or "resnet50", None, args.backbone_weights)
         # learner only when the backbone came from a file; everything otherwise
         randomize_for_testing(model.hpn_learner if args.backbone_weights else model, args.seed)
-        digest = RANDOM_CHECKPOINT
     else:
         model = load_hsnet(args.backbone, args.checkpoint, args.backbone_weights)
-        digest = file_sha256(args.checkpoint)
     check_image_size(args.img_size, args.img_size, model.backbone_name)
-    return model.eval(), digest
+    return model.eval()
 
 
 def run(args) -> int:
@@ -114,11 +139,11 @@ def run(args) -> int:
             file=sys.stderr,
         )
     start = time.perf_counter()
-    model, digest = load_model(args)
+    model = load_model(args)
     options = ExportOptions(
         graph=EPISODE, img_size=args.img_size, shots=shots, dynamic_batch=not args.fixed_batch, opset=args.opset,
-        checkpoint_sha256=digest, shots_range=shots_range, progress=not args.quiet,
-    )
+        shots_range=shots_range, progress=not args.quiet,
+    ).for_model(model)
     if args.precision != "fp32" or (args.support_precision or "fp32") != "fp32":
         paths = list(_export_converted(model, options, args).values())
     elif args.split:

@@ -29,8 +29,22 @@ from pathlib import Path
 from typing import Optional
 
 from ..errors import UserError
+from ..option_rules import Applies
 from .cuda_memory import BACKENDS as MEMORY_BACKENDS
 from .output_plan import OutputPlan
+
+def _backend_is(*backends: str):
+    from .model_files import backend_of
+
+    return lambda args: backend_of(args.model) in backends
+
+
+OPTION_RULES = (
+    Applies(("--ort-tensorrt-cache",), _backend_is("onnxruntime"), "to .onnx models"),
+    Applies(("--memory", "--cuda-graph"), _backend_is("tensorrt"), "to .engine models"),
+    Applies(("--img-size",), _backend_is("torch"),
+            "to .pt checkpoints and 'reference' (an exported graph fixes its own size)"),
+)
 
 HELP = "segment query image(s) with a model (.onnx, .engine or .pt) and annotated support images"
 
@@ -62,7 +76,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="where to run (default: auto)")
     parser.add_argument("--threads", type=int, default=None, metavar="N", help="CPU threads for onnxruntime / PyTorch (default: theirs)")
-    parser.add_argument("--img-size", type=int, default=None, metavar="N", help="network input size for .pt checkpoints (default 400)")
+    parser.add_argument("--img-size", type=int, default=None, metavar="N",
+                        help="network input size for .pt checkpoints (default: the size the model was trained at when "
+                        "it records one, 'reference': 200; else 400)")
     parser.add_argument(
         "--ort-tensorrt-cache", default=None, metavar="DIR",
         help="run an .onnx model through onnxruntime's TensorRT execution provider, caching its engines in DIR",
@@ -74,15 +90,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cuda-graph", action="store_true", help="replay an .engine model's inference as a captured CUDA graph")
 
 
-def runtime_options(args: argparse.Namespace, backend: str):
-    """The command's RuntimeOptions; an option the model's backend would ignore is a UserError."""
+def runtime_options(args: argparse.Namespace):
+    """The command's RuntimeOptions (which option applies to which backend: OPTION_RULES)."""
     from .backends import RuntimeOptions
 
-    if args.ort_tensorrt_cache is not None and backend != "onnxruntime":
-        raise UserError(f"--ort-tensorrt-cache is for .onnx models; {args.model} is a {backend} model")
-    for given, flag in ((args.memory is not None, "--memory"), (args.cuda_graph, "--cuda-graph")):
-        if given and backend != "tensorrt":
-            raise UserError(f"{flag} is for .engine models; {args.model} is a {backend} model")
     return RuntimeOptions(
         device=args.device, threads=args.threads, img_size=args.img_size,
         tensorrt_cache=args.ort_tensorrt_cache, memory=args.memory or "auto", cuda_graph=args.cuda_graph,
@@ -115,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
 
     # ---- 1. check the model path, outputs and support set before loading or writing ----
     files = resolve_model_files(args.model)
-    options = runtime_options(args, files.backend)
+    options = runtime_options(args)
     images, masks, names = load_support_set(args.support, args.mask)
     source = open_query_source(args.query)
     overlay: Optional[Path] = Path(args.overlay) if args.overlay else None
