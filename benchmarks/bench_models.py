@@ -120,8 +120,8 @@ def _limit_torch_threads(threads: Optional[int], stack: contextlib.ExitStack) ->
         stack.callback(torch.set_num_threads, previous)  # leave the process as it was
 
 
-def _common_geometry(s: BenchSettings, onnx_models: list) -> tuple[Optional[str], int]:
-    """(backbone or None when nothing fixes it yet, image size) from the settings and the graphs."""
+def _common_geometry(s: BenchSettings, onnx_models: list) -> tuple[Optional[str], Optional[int]]:
+    """(backbone, image size) from the settings and the graphs; None where nothing fixes them yet."""
     infos = [seg.info for _, segs in onnx_models for seg in segs.values()]
     backbones = {i.backbone for i in infos}
     sizes = {i.img_size for i in infos}
@@ -130,7 +130,7 @@ def _common_geometry(s: BenchSettings, onnx_models: list) -> tuple[Optional[str]
     backbone = s.backbone or (next(iter(backbones)) if backbones else None)
     if s.backbone and backbones and s.backbone not in backbones:
         raise UserError(f"--backbone {s.backbone} but the ONNX model is a {next(iter(backbones))} export")
-    img_size = s.img_size or (next(iter(sizes)) if sizes else DEFAULT_IMG_SIZE)
+    img_size = s.img_size or (next(iter(sizes)) if sizes else None)
     if s.img_size and sizes and s.img_size not in sizes:
         raise UserError(f"--img-size {s.img_size} but the ONNX model was exported for {next(iter(sizes))}x{next(iter(sizes))}")
     return backbone, img_size
@@ -155,7 +155,8 @@ def load_models(s: BenchSettings, stack: contextlib.ExitStack) -> BenchModels:
     backbone, img_size = _common_geometry(s, onnx_models)
     if s.backbone:
         backbone_spec(s.backbone)  # UserError for an unknown name, before anything is built
-    if not any(a.checkpoint for a in arguments):  # the backbone is known: check the size now
+    if not any(a.checkpoint for a in arguments):  # the backbone and the size are known: check now
+        img_size = img_size or DEFAULT_IMG_SIZE
         check_image_size(img_size, img_size, backbone or "resnet50")
 
     # PyTorch models.
@@ -172,6 +173,9 @@ def load_models(s: BenchSettings, stack: contextlib.ExitStack) -> BenchModels:
             raise UserError(f"{arg.text} is a {model.backbone_name} HSNet but the other models are {backbone}")
         torch_models.append((arg, model))
     backbone = backbone or "resnet50"
+    # a model that records the size it was trained at (the reference) runs at it unless told otherwise
+    trained = [m.trained_img_size for _, m in torch_models if m.trained_img_size]
+    img_size = img_size or (trained[0] if trained else DEFAULT_IMG_SIZE)
     check_image_size(img_size, img_size, backbone)
     models = BenchModels(device, backbone, img_size, torch_models, onnx_models)
 

@@ -4,13 +4,16 @@
                   checkpoint_sha256="random", shots_range=None, precision="fp32", progress=False)
 
 graph            episode | support_encoder | query            (the contract's kinds)
-img_size         H = W of the graph; valid for the backbone (checked by :meth:`check_backbone`,
+img_size         H = W of the graph; None (the default): the size the model was trained at when
+                 it records one (the reference model: 200), else :data:`DEFAULT_IMG_SIZE`
+                 (:meth:`for_model`); valid for the backbone (checked by :meth:`check_backbone`,
                  since the backbone belongs to the model, not to the options)
 shots            K, or None for a dynamic K; ``shots_range`` (MIN, MAX) is then recorded
                  for TensorRT profiles (ignored for a fixed K, as the metadata writer does)
 dynamic_batch    B dynamic, else fixed at 1
 opset            ai.onnx opset, :data:`MIN_OPSET`..:data:`MAX_OPSET`
-checkpoint_sha256  digest of the weights' file, or "random"
+checkpoint_sha256  digest of the weights' file, or "random"; None (the default): what the model
+                 records (``hsnet.provenance``: the file ``load_hsnet`` read, "random" otherwise)
 precision        fp32 | fp16 | int8 (the contract's); only fp32 is implemented so far
 progress         show a progress bar while exporting
 
@@ -42,17 +45,18 @@ from ..runtime.graph_contract import (
 
 MIN_OPSET, MAX_OPSET = 17, 20  # tested range; torch's tracer stops at 20, TensorRT 10 parses 9..24
 DEFAULT_OPSET = 17
+DEFAULT_IMG_SIZE = 400  # the paper's size, for a model that records none
 IMPLEMENTED_PRECISIONS = (DEFAULT_PRECISION,)  # fp32; a precision stage (FP16 AutoCast, INT8 Q/DQ) adds the others
 
 
 @dataclass(frozen=True)
 class ExportOptions:
     graph: str = EPISODE
-    img_size: int = 400
+    img_size: Optional[int] = None  # None: the model's trained size, else DEFAULT_IMG_SIZE (for_model)
     shots: Optional[int] = 1
     dynamic_batch: bool = True
     opset: int = DEFAULT_OPSET
-    checkpoint_sha256: str = RANDOM_CHECKPOINT
+    checkpoint_sha256: Optional[str] = None  # None: the model's own record (for_model)
     shots_range: Optional[tuple[int, int]] = None
     precision: str = DEFAULT_PRECISION
     progress: bool = False
@@ -63,7 +67,8 @@ class ExportOptions:
         problem = self._problem()
         if problem:
             raise UserError(problem)
-        object.__setattr__(self, "img_size", int(self.img_size))  # e.g. a numpy integer
+        if self.img_size is not None:
+            object.__setattr__(self, "img_size", int(self.img_size))  # e.g. a numpy integer
 
     def _problem(self) -> str:
         if self.graph not in GRAPH_KINDS:
@@ -77,9 +82,9 @@ class ExportOptions:
             lo_hi = self.shots_range
             if len(lo_hi) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in lo_hi) or not 1 <= lo_hi[0] <= lo_hi[1]:
                 return f"shots_range must be (MIN, MAX) with 1 <= MIN <= MAX, got {self.shots_range!r}"
-        if not isinstance(self.img_size, numbers.Integral) or isinstance(self.img_size, bool):
+        if self.img_size is not None and (not isinstance(self.img_size, numbers.Integral) or isinstance(self.img_size, bool)):
             return f"img_size must be an integer, got {self.img_size!r}"
-        if not valid_checkpoint_digest(self.checkpoint_sha256):
+        if self.checkpoint_sha256 is not None and not valid_checkpoint_digest(self.checkpoint_sha256):
             return (f"checkpoint_sha256 must be 64 lowercase hex digits or {RANDOM_CHECKPOINT!r}, "
                     f"got {self.checkpoint_sha256!r}")
         if self.precision not in PRECISIONS:
@@ -94,6 +99,18 @@ class ExportOptions:
         from ..hsnet.image_size import check_image_size  # torch-free
 
         check_image_size(self.img_size, self.img_size, backbone)
+
+    def for_model(self, model) -> "ExportOptions":
+        """These options with what ``model`` records filled in where unset: the checkpoint
+        digest and the image size it was trained at."""
+        changes: dict = {}
+        if self.img_size is None:
+            changes["img_size"] = getattr(model, "trained_img_size", None) or DEFAULT_IMG_SIZE
+        if self.checkpoint_sha256 is None:
+            from ..hsnet.provenance import checkpoint_sha256_of
+
+            changes["checkpoint_sha256"] = checkpoint_sha256_of(model)
+        return dataclasses.replace(self, **changes) if changes else self
 
     def for_graph(self, kind: str) -> "ExportOptions":
         """The same export, for another graph kind (the split export's three graphs)."""

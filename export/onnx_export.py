@@ -41,6 +41,7 @@ def build_onnx(model, options: ExportOptions, progress=None):
     Raises UserError for options the model cannot honour, ExportCheckFailed if the
     result fails a check.
     """
+    options = options.for_model(model)
     options.check_backbone(model.backbone_name)
     state = run_passes(GraphState(model, options), passes_for(options), progress)
     return state.model
@@ -79,8 +80,8 @@ def export_onnx(model, path, options: Optional[ExportOptions] = None, **kwargs) 
     Options (keywords, or ``options=ExportOptions(...)``): img_size (H = W, validated for
     the backbone), shots (K, or None for a dynamic K; ``shots_range`` (min, max) is then
     recorded for TensorRT profiles), dynamic_batch (B dynamic, else 1), opset, graph
-    ("episode" | "support_encoder" | "query"), checkpoint_sha256 ("random" for untrained
-    weights), precision ("fp32"), progress. Nothing is written unless the graph passes
+    ("episode" | "support_encoder" | "query"), checkpoint_sha256 (default: what the model
+    records, see ``hsnet.provenance``; "random" for untrained weights), precision ("fp32"), progress. Nothing is written unless the graph passes
     every check; an existing file at ``path`` is replaced only on success.
     """
     options = _options(options, kwargs)
@@ -110,7 +111,7 @@ def export_split(
     unknown = [k for k in kinds if k not in GRAPH_KINDS]
     if unknown or not kinds:
         raise UserError(f"unknown or no graph kinds {list(kinds)}; choose from {', '.join(GRAPH_KINDS)}")
-    options = _options(options, kwargs)
+    options = _options(options, kwargs).for_model(model)  # the digest once, for all three graphs
     paths = {kind: p for kind, p in split_paths(path).items() if kind in kinds}
     _require_folder(split_paths(path)[EPISODE])
     with _progress_bar(len(paths) * (len(STAGES) + 1), options.progress) as bar:

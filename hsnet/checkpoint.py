@@ -27,6 +27,7 @@ from ..errors import UserError
 from ..file_digest import sha256_of_file
 from .backbone_features import BACKBONES, backbone_spec
 from .model import HSNet
+from .provenance import record_provenance
 
 _WRAPPER_KEYS = ("state_dict", "model", "model_state_dict")
 
@@ -162,6 +163,8 @@ def load_hsnet(backbone: str | None = None, checkpoint=None, backbone_weights=No
     if backbone_weights is not None:
         bstate = _strip_prefix(_strip_prefix(read_state_dict(backbone_weights, "backbone weight file"), "module."), "backbone.")
         _check_and_load(model.backbone, bstate, f"{name} backbone weight file", backbone_weights)
+    if checkpoint is not None:  # the digest exports record (hsnet.provenance)
+        record_provenance(model, file_sha256(checkpoint))
     return model.eval()
 
 

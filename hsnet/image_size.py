@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from ..errors import UserError
 
+MIN_SIDE = 32  # the deepest level (H/32) needs a whole pixel; every command refuses less
+
 
 def level_sizes(size: int, backbone: str) -> tuple[int, int, int]:
     """(n1, n2, n3): the side of the C1, C2, C3 feature maps for an input side ``size``."""
@@ -25,13 +27,18 @@ def squeezed_support_sizes(size: int, backbone: str) -> tuple[int, int, int]:
     return ceil(n1, 32), ceil(n2, 16), ceil(n3, 8)
 
 
+def check_min_side(size: int) -> None:
+    """UserError for a side below :data:`MIN_SIDE`, whatever the backbone."""
+    if int(size) < MIN_SIDE:
+        raise UserError(f"image size {size} is too small: at least {MIN_SIDE} pixels a side")
+
+
 def check_image_size(height: int, width: int, backbone: str) -> None:
     """Raise UserError unless (height, width) gives a valid pyramid for ``backbone``."""
     height, width = int(height), int(width)  # sizes arrive as 0-d tensors while tracing
     for side in (height, width):
+        check_min_side(side)
         n1, n2, n3 = level_sizes(side, backbone)
-        if min(n1, n2, n3) < 1:
-            raise UserError(f"image size {height}x{width} is too small for {backbone} (at least 32 pixels a side)")
         if len(set(squeezed_support_sizes(side, backbone))) != 1:
             raise UserError(
                 f"image size {height}x{width} does not give a valid HSNet pyramid for {backbone}: "

@@ -35,6 +35,8 @@ from .learner import HPNLearner
 
 
 class HSNet(nn.Module):
+    trained_img_size = None  # the size the weights were trained at, when recorded (see provenance)
+
     def __init__(self, backbone: str = "resnet50"):
         super().__init__()
         self.spec = backbone_spec(backbone)

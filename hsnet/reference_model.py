@@ -27,7 +27,7 @@ import io
 import json
 import zipfile
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Optional
 
 import numpy as np
 
@@ -43,6 +43,12 @@ WARNING = ("the reference model is HSNet-ResNet50 on a random frozen backbone, t
 def is_reference(checkpoint: Any) -> bool:
     """True when ``checkpoint`` names the shipped model (``"reference"``) rather than a file."""
     return isinstance(checkpoint, str) and checkpoint == NAME and not Path(checkpoint).exists()
+
+
+def recorded_img_size(checkpoint: Any) -> Optional[int]:
+    """The size ``checkpoint`` was trained at when it records one (the reference model), else None;
+    without loading torch (the loaded model says the same: ``model.trained_img_size``)."""
+    return int(read_info()["img_size"]) if is_reference(checkpoint) else None
 
 
 def info_path(weights: Path) -> Path:
@@ -86,6 +92,7 @@ def load_reference(weights: Path = WEIGHTS):
     """The shipped reference HSNet, rebuilt exactly (eval mode, CPU)."""
     import torch
 
+    from .provenance import record_provenance
     from .training.seeded_model import backbone_fingerprint, build_model
 
     info = read_info(weights)
@@ -102,6 +109,7 @@ def load_reference(weights: Path = WEIGHTS):
         raise UserError(f"the reference weights {weights} do not fit the {info['backbone']} learner")
     model.hpn_learner.load_state_dict({k: torch.from_numpy(v) for k, v in learner.items()})
     model.reference_info = dict(info)
+    record_provenance(model, info["weights_sha256"], trained_img_size=int(info["img_size"]))  # checked by read_learner
     return model.eval()
 
 

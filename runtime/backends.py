@@ -122,14 +122,14 @@ def make_runners(
             kind: TensorRTRunner(EngineLoader(model, records.get(kind)), memory=options.memory, cuda_graph=options.cuda_graph)  # type: ignore[arg-type]
             for kind, model in models.items()
         }
-    from .torch_runner import DEFAULT_IMG_SIZE, TorchRunner
+    from .torch_runner import TorchRunner
 
     if len(models) != 1:
         raise UserError("a PyTorch model serves every graph kind: give one checkpoint")
     loader = TorchModelLoader(next(iter(models.values())), options.device, options.backbone, options.threads)
-    size = options.img_size or DEFAULT_IMG_SIZE
     kinds_wanted = (EPISODE,) if options.graphs == "episode" else (SUPPORT_ENCODER, QUERY)
-    return {kind: TorchRunner(loader, graph=kind, img_size=size, precision=options.precision) for kind in kinds_wanted}
+    return {kind: TorchRunner(loader, graph=kind, img_size=options.img_size, precision=options.precision)
+            for kind in kinds_wanted}
 
 
 def runners_for(path: Union[str, os.PathLike, ModelFiles], options: RuntimeOptions = RuntimeOptions()) -> dict[str, Runner]:

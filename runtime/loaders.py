@@ -369,16 +369,18 @@ class TorchModelLoader:
         if self.threads:
             torch.set_num_threads(self.threads)
         if isinstance(self.checkpoint, (str, os.PathLike)):
-            from ..hsnet.checkpoint import file_sha256, load_hsnet  # lazy: torch and the model only now
+            from ..hsnet.checkpoint import load_hsnet  # lazy: torch and the model only now
             from ..hsnet.reference_model import is_reference
 
             path = Path(self.checkpoint)
             if not is_reference(str(self.checkpoint)) and not path.is_file():
                 raise UserError(f"checkpoint not found: {path}")
             model = load_hsnet(backbone=self.backbone, checkpoint=str(path))
-            self.sha256 = file_sha256(str(self.checkpoint))  # "reference" is a name, not a path
         else:
             model = self.checkpoint
+        from ..hsnet.provenance import checkpoint_sha256_of
+
+        self.sha256 = checkpoint_sha256_of(model)  # the file it was loaded from, while unchanged
         self.model = model.to(device).eval()
         self.device = device
         return self.model, self.device

@@ -72,7 +72,7 @@ class TorchRunner(Runner):
         checkpoint: Union[str, os.PathLike, TorchModelLoader, Any],
         graph: str = EPISODE,
         device: str = "auto",
-        img_size: int = DEFAULT_IMG_SIZE,
+        img_size: Optional[int] = None,
         backbone: Optional[str] = None,
         precision: str = "fp32",
     ) -> None:
@@ -84,7 +84,7 @@ class TorchRunner(Runner):
             raise UserError(f"unknown graph kind '{graph}' (expected one of {', '.join(GRAPH_KINDS)})")
         self.loader = loader
         self.graph = graph
-        self.img_size = int(img_size)
+        self.img_size = None if img_size is None else int(img_size)  # None: the model's trained size
         self.precision = precision
         self.info: Optional[GraphInfo] = None
         self._torch = None
@@ -92,7 +92,8 @@ class TorchRunner(Runner):
     def _activate(self) -> None:
         self._torch = import_torch()
         model, _ = self.loader()
-        s = self.img_size
+        # a model that records the size it was trained at runs at that size unless told otherwise
+        s = self.img_size = int(self.img_size or getattr(model, "trained_img_size", None) or DEFAULT_IMG_SIZE)
         from ..hsnet.image_size import check_image_size
 
         backbone = str(getattr(model, "backbone_name", "resnet50"))
