@@ -116,11 +116,11 @@ def _commit(paths: dict, temps: dict) -> None:
             os.replace(temps[key], target)
             done.append(key)
     except OSError as err:
-        for key in done:  # put back what this set had already replaced
-            if kept.get(key) is not None:
-                os.replace(kept.pop(key), paths[key])
+        for replaced in done:  # put back what this set had already replaced
+            if kept.get(replaced) is not None:
+                os.replace(kept.pop(replaced), paths[replaced])
             else:
-                _unlink(paths[key])
+                _unlink(paths[replaced])
         raise write_failure(paths[key], err) from None
     finally:
         for link in kept.values():

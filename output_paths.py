@@ -90,8 +90,10 @@ def check_output_folder(
     what: str,
     must_not_exist: bool = False,
     inputs: Iterable[PathLike] = (),
+    make_parents: bool = False,
 ) -> Path:
-    """UserError unless ``path`` is (or can be made as) a folder that takes files."""
+    """UserError unless ``path`` is (or can be made as) a folder that takes files
+    (``make_parents``: the command creates missing parents too; the nearest existing one is probed)."""
     path = Path(path)
     if path.exists():
         if must_not_exist:
@@ -100,7 +102,10 @@ def check_output_folder(
             raise UserError(f"{what} {path} exists and is not a folder")
         check_folder_takes_files(path, what)
     else:
-        check_folder_takes_files(parent_folder(path), what)
+        parent = parent_folder(path)
+        while make_parents and not parent.exists() and parent != parent.parent:
+            parent = parent.parent
+        check_folder_takes_files(parent, what)
     for source in inputs:
         if same_file(path, source):
             raise UserError(f"{what} {path} is an input folder; write elsewhere")

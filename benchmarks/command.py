@@ -124,6 +124,10 @@ def run(args: argparse.Namespace) -> int:
         if len(engines) != len(args.models):
             raise UserError("benchmark TensorRT engines on their own (bench ENGINE ...), not mixed with .pt/.onnx models")
         return run_engines(args, engines)
+    from .model_arguments import parse_model_argument
+
+    for text in args.models:  # each MODEL names files that exist and form one export, before any work
+        parse_model_argument(text)
     if args.table5_size is not None and args.table5_size < 0:
         raise UserError(f"--table5-size must be 0 (skip) or a valid image size, got {args.table5_size}")
     settings = BenchSettings(

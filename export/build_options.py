@@ -56,12 +56,9 @@ class BuildOptions:
         if self.dla_core is not None and self.dla_core < 0:
             raise UserError(f"--dla-core must be 0 or more, got {self.dla_core}")
         if self.timing_cache is not None:
-            cache = Path(self.timing_cache)
-            if cache.is_dir():
-                raise UserError(f"--timing-cache {cache} is a folder, not a file")
-            folder = cache.parent if str(cache.parent) else Path(".")
-            if not folder.is_dir():
-                raise UserError(f"--timing-cache: folder does not exist: {folder}")
+            from ..output_paths import check_output_file
+
+            check_output_file(self.timing_cache, "--timing-cache")  # read if present, then rewritten
 
     def record(self, shapes: dict[str, tuple[Shape, Shape, Shape]], tool: str = "hsnet-deploy build") -> dict[str, str]:
         """The sidecar's build keys (all strings; options not given are left out)."""

@@ -16,8 +16,11 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    from ..runtime.model_files import resolve_model_files
     from .onnx_check import check_onnx, load_model
 
+    for path in args.models:  # a split half must come from one export with its partner (the runtime's rule)
+        resolve_model_files(path)
     # every file read once, all before any report: a missing/unreadable one fails first
     models = [(path, load_model(path)) for path in args.models]
     failed = 0

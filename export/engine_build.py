@@ -14,20 +14,20 @@ build succeeded, so a failed build leaves nothing behind and clobbers nothing.
 
 from __future__ import annotations
 
-import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Optional, Union
 
-from ..atomic_file import atomic_path
+from ..atomic_file import atomic_paths
 from ..errors import UserError
 from ..file_digest import sha256_of_file
 from ..runtime.backends import select_graphs
 from ..runtime.engine_sidecar import KEY_ONNX_FILE, KEY_ONNX_SHA256, sidecar_path, sidecar_record, sidecar_text
 from ..runtime.graph_contract import GRAPH_KINDS, Dim, GraphInfo, split_paths
 from ..runtime.loaders import import_tensorrt, onnx_header
-from ..runtime.model_files import ENGINE_SUFFIXES, resolve_model_files
+from ..output_paths import check_output_file
+from ..runtime.model_files import ENGINE_SUFFIXES, input_set, resolve_model_files
 from .build_options import BuildOptions
 from .tensorrt_builder import BuiltEngine, ProgressFactory, build_serialized, tqdm_phase_bar
 
@@ -59,10 +59,13 @@ def engine_paths(onnx: Mapping[str, Path], output: Optional[Union[str, os.PathLi
     target = Path(output) if output is not None else first.with_suffix(".engine")
     if target.suffix.lower() not in ENGINE_SUFFIXES:
         raise UserError(f"-o {target}: an engine file name ends in .engine or .plan")
-    if target.is_dir():
-        raise UserError(f"-o {target} is a folder, not a file")
     named = split_paths(target)
-    return {kind: named[kind] for kind in GRAPH_KINDS if kind in onnx}
+    targets = {kind: named[kind] for kind in GRAPH_KINDS if kind in onnx}
+    inputs = [p for path in onnx.values() for p in input_set(path)]
+    for path in targets.values():  # each engine and its sidecar, before the minutes of building
+        check_output_file(path, "-o", ENGINE_SUFFIXES, inputs)
+        check_output_file(sidecar_path(path), "-o", inputs=inputs)
+    return targets
 
 
 def gpu_of(memory: str) -> tuple[str, tuple[int, int]]:
@@ -99,14 +102,17 @@ def build_engines(
     for kind, path in onnx.items():
         built[kind] = build_serialized(path, infos[kind], options, bars, cache, headers[kind].input_dims)
         cache = built[kind].timing_cache or cache  # the next graph reuses what this one timed
-    with contextlib.ExitStack() as stack:  # every file renamed into place only at the end
-        for kind, target in targets.items():
-            engine = built[kind]
-            stack.enter_context(atomic_path(target)).write_bytes(engine.plan)
-            extra = {KEY_ONNX_SHA256: sha256_of_file(onnx[kind]), KEY_ONNX_FILE: onnx[kind].name}
-            extra.update(options.record(engine.shapes))
-            record = sidecar_record(infos[kind].metadata, engine.tensorrt_version, gpu_name, capability, extra)
-            stack.enter_context(atomic_path(sidecar_path(target))).write_text(sidecar_text(record), encoding="utf-8")
-        if cache_file is not None:
-            stack.enter_context(atomic_path(cache_file)).write_bytes(cache)
+    contents: dict[Path, bytes] = {}
+    for kind, target in targets.items():
+        engine = built[kind]
+        contents[target] = engine.plan
+        extra = {KEY_ONNX_SHA256: sha256_of_file(onnx[kind]), KEY_ONNX_FILE: onnx[kind].name}
+        extra.update(options.record(engine.shapes))
+        record = sidecar_record(infos[kind].metadata, engine.tensorrt_version, gpu_name, capability, extra)
+        contents[sidecar_path(target)] = sidecar_text(record).encode("utf-8")
+    if cache_file is not None:
+        contents[cache_file] = cache
+    with atomic_paths({path: path for path in contents}) as temps:  # every file renamed into place together
+        for path, tmp in temps.items():
+            tmp.write_bytes(contents[path])
     return targets

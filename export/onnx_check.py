@@ -75,9 +75,9 @@ PROTOBUF_LIMIT = 2**31 - 1  # bytes: a bigger model can only be checked from its
 
 
 def load_model(path) -> onnx.ModelProto:
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"ONNX file not found: {path}")
+    from ..runtime.model_files import check_input_file
+
+    path = check_input_file(path, "ONNX file")  # "not found" or "is a folder, not a file"
     try:
         return onnx.load(str(path))
     except Exception as err:  # noqa: BLE001 - protobuf raises several types for a foreign file

@@ -269,6 +269,9 @@ def test_not_a_video_is_one_line(run_cli, setup):
         (["-o", "a.mp4", "--overlay", "b.mkv"], "both name a video"),
         (["-o", "clip.avi"], "would overwrite an input file"),
         (["-o", "masks", "--overlay", "masks"], "name the same file or folder"),
+        (["-o", "out.webm"], "'.webm' is neither a video type this writes"),  # was: a folder named out.webm
+        (["-o", "x.txt"], "'.txt' is neither a video type this writes"),
+        (["-o", "masks", "--overlay", "ov.gif"], "'.gif' is neither"),
     ],
 )
 def test_stream_output_targets_are_checked_first(run_cli, setup, outputs, message):
@@ -278,6 +281,17 @@ def test_stream_output_targets_are_checked_first(run_cli, setup, outputs, messag
     code, _, err = run_cli(model, "--query", video, *support_args(data), *outputs)
     assert code == 2 and message in err, err
     assert video.stat().st_size > 0 and not list(out.iterdir())
+
+
+def test_a_folder_of_queries_refuses_an_output_named_like_a_file(run_cli, setup):
+    data, model, out = setup
+    queries = data / "queries"
+    queries.mkdir()
+    Image.fromarray(frame(0)).save(queries / "q.png")
+    for name in ("f8.png", "masks.webm"):
+        code, _, err = run_cli(model, "--query", queries, *support_args(data), "-o", out / name)
+        assert code == 2 and len(error_lines(err)) == 1 and "name a folder without an extension" in err, err
+    assert not list(out.iterdir())
 
 
 def test_realtime_needs_a_stream(run_cli, setup):

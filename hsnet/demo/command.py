@@ -12,6 +12,7 @@ import argparse
 import textwrap
 from pathlib import Path
 
+from ...option_rules import Applies
 from .settings import DEFAULT_GRID_ROWS, DEFAULT_QUERIES, DEFAULT_THREADS, FALLBACK_IMG_SIZE
 from ..reference_model import WARNING
 
@@ -67,6 +68,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the episode grid (default demo_grid.png)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the results as JSON")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--write-images", type=Path, metavar="DIR",
+                        help="instead of the demo: write the held-out synthetic classes' images and masks as "
+                             f"DIR/<class>/NNN.jpg + NNN.png ({IMAGES_PER_CLASS} a class), to try `run` and "
+                             "`eval --benchmark folder --datapath DIR` on files")
+
+
+IMAGES_PER_CLASS = 10
+_DEMO_ONLY = ("--checkpoint", "--random-weights", "--shots", "--queries", "--export-dir", "--threads", "-o", "--json")
+OPTION_RULES = (
+    Applies(_DEMO_ONLY, lambda a: a.write_images is None, "to the demo itself, not with --write-images"),
+)
+
+
+def write_images(args: argparse.Namespace) -> int:
+    """``--write-images DIR``: the held-out synthetic classes in the folder layout, at the
+    reference model's synthetic size unless --img-size says otherwise."""
+    from ...output_paths import check_output_folder
+    from ..data.synthetic import SyntheticFewShot
+    from ..reference_model import read_info
+
+    root = check_output_folder(args.write_images, "--write-images")
+    size = args.img_size or int(read_info().get("synthetic_size", FALLBACK_IMG_SIZE))
+    SyntheticFewShot(seed=args.seed, split="test", img_size=size).write(root, IMAGES_PER_CLASS, progress=not args.quiet)
+    first = sorted(p for p in root.iterdir() if p.is_dir())[0]
+    print(f"wrote {IMAGES_PER_CLASS} images + masks ({size}x{size}) per held-out class to {root}/<class>/; try:\n"
+          f"  hsnet-deploy run reference --query {first}/001.jpg --support {first}/000.jpg --mask {first}/000.png -o pred.png")
+    return 0
 
 
 def settings_from_args(args: argparse.Namespace):
@@ -80,9 +108,13 @@ def settings_from_args(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.write_images is not None:
+        return write_images(args)
     from .pipeline import run_demo
     from .result import report_lines
+    from .settings import resolve_settings
 
-    result = run_demo(settings_from_args(args), progress=not args.quiet)
+    settings = resolve_settings(settings_from_args(args))  # every input checked before any work
+    result = run_demo(settings, progress=not args.quiet)
     print("\n".join(report_lines(result)))
     return 0

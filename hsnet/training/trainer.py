@@ -105,9 +105,9 @@ class Trainer:
         if c.cache_features and c.cache_episodes < 1:
             raise UserError("--cache-episodes must be at least 1")
         check_image_size(c.img_size, c.img_size, c.backbone)
-        self.out = Path(c.out_dir)
-        if self.out.exists() and not self.out.is_dir():
-            raise UserError(f"--out {self.out} exists and is not a folder")
+        from ...output_paths import check_output_folder
+
+        self.out = check_output_folder(Path(c.out_dir), "--out", make_parents=True)  # a folder that takes files, or can be made
         if not c.resume and (self.out / LAST).exists():
             raise UserError(f"{self.out} already holds a training run ({LAST}); pass --resume to continue it "
                             "or choose another --out")
