@@ -86,3 +86,57 @@ def test_the_shipped_model_beats_the_untrained_learner_on_held_out_episodes():
         with Segmenter.from_models({"query": model}, "torch", options) as segmenter:
             scores[name] = evaluate(SegmenterPredictor(segmenter), dataset, progress=False).miou
     assert scores["shipped"] > scores["untrained"] + 30, scores
+
+
+# ---- the reference runs at the size it was trained at; its exports say which weights they hold
+def _cli(*argv):
+    from hsnet_deploy import cli
+
+    return cli.main([str(a) for a in argv])
+
+
+def test_the_reference_runs_at_its_training_size_in_run_export_and_compare_both_orders(tmp_path, capsys):
+    """The shipped model predicts nothing at 400 (the .pt default): every command must take its
+    recorded size unless told otherwise, and compare must agree whichever side it is on."""
+    import numpy as np
+    from PIL import Image
+
+    from hsnet_deploy.hsnet.data.synthetic import SyntheticFewShot
+
+    size = int(reference_model.read_info()["img_size"])
+    data = SyntheticFewShot(seed=0, split="test", img_size=size).write(tmp_path / "shapes", 2, progress=False)
+    cls = sorted(data.iterdir())[0]
+    assert _cli("run", "reference", "--query", cls / "001.jpg", "--support", cls / "000.jpg", "--mask", cls / "000.png",
+                "-o", tmp_path / "p.png") == 0
+    predicted, truth = np.asarray(Image.open(tmp_path / "p.png")) > 0, np.asarray(Image.open(cls / "001.png")) > 0
+    assert f"img_size={size}" in capsys.readouterr().out
+    assert (predicted & truth).sum() / (predicted | truth).sum() > 0.5  # at 400 the mask was empty
+
+    assert _cli("export", "--checkpoint", "reference", "-o", tmp_path / "ref.onnx", "--quiet") == 0  # no --img-size
+    assert f"{size}x{size}" in capsys.readouterr().out
+    for a, b in (("reference", tmp_path / "ref.onnx"), (tmp_path / "ref.onnx", "reference")):
+        assert _cli("compare", a, b, "--episodes", "2", "--quiet") == 0, capsys.readouterr().err
+        assert "mask    agreement 100.0000 %" in capsys.readouterr().out
+
+
+def test_an_in_memory_export_records_the_weights_it_holds(tmp_path):
+    """export_split(load_hsnet("reference")) records the reference digest, so a support encoder
+    of other weights cannot be paired with its query graph; changed weights read "random"."""
+    import onnx
+
+    from hsnet_deploy.export import export_split
+    from hsnet_deploy.hsnet import load_hsnet, randomize_for_testing
+    from hsnet_deploy.runtime.model_files import resolve_model_files
+
+    def digest(path):
+        return {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}["hsnet_deploy.checkpoint_sha256"]
+
+    model = load_hsnet(checkpoint="reference")
+    ref = export_split(model, tmp_path / "ref.onnx", img_size=64, kinds=("support_encoder", "query"))
+    assert digest(ref["query"]) == reference_model.read_info()["weights_sha256"]
+    randomize_for_testing(model.hpn_learner, seed=1)  # no longer the shipped weights
+    other = export_split(model, tmp_path / "other.onnx", img_size=64, kinds=("support_encoder",))
+    assert digest(other["support_encoder"]) == "random"
+    other["support_encoder"].replace(ref["support_encoder"])  # pair a foreign support encoder with the query graph
+    with pytest.raises(UserError, match="come from different exports .checkpoint_sha256"):
+        resolve_model_files(ref["query"])
