@@ -54,6 +54,44 @@ def _memory(result: dict) -> str:
     return f"{_num(warm, '{:.0f}')} / {_num(first, '{:.0f}')}{gpu}"
 
 
+def int8_calibrations(report: dict) -> dict[str, str]:
+    """Configuration label -> where its INT8 graphs got their activation ranges
+    (:func:`~hsnet_deploy.runtime.segmenter.calibration_provenance`), read from the metadata
+    of the ONNX files the run was given (``settings.models``); a configuration whose files
+    can no longer be read is left out."""
+    from ..errors import UserError
+    from ..runtime.graph_contract import EPISODE, QUERY, SUPPORT_ENCODER
+    from ..runtime.model_files import graph_info
+    from ..runtime.segmenter import calibration_provenance
+    from .configurations import CACHED_MODE
+    from .model_arguments import parse_model_argument
+
+    arguments = {}
+    for text in report.get("settings", {}).get("models", []):
+        try:
+            argument = parse_model_argument(text)
+        except (UserError, OSError):
+            continue
+        if argument.kind == "onnx":
+            arguments[argument.short_name] = argument
+    found = {}
+    for r in report["results"]:
+        argument = arguments.get(r.get("model"))
+        if argument is None or r["backend"] != "onnxruntime" or "int8" not in str(r.get("precision")):
+            continue
+        if r["mode"] == CACHED_MODE:
+            files = dict(zip((SUPPORT_ENCODER, QUERY), argument.split_graphs or ()))
+        else:
+            files = {EPISODE: argument.episode_graph} if argument.episode_graph else {}
+        try:
+            text = calibration_provenance({kind: graph_info(path, "onnxruntime").metadata for kind, path in files.items()})
+        except (UserError, OSError):
+            continue
+        if text:
+            found[r["label"]] = text
+    return found
+
+
 def latency_section(report: dict) -> str:
     headers = ["K", "configuration", "median ms", "p90", "p99", "mean ± std", "FPS", "x baseline", "speedup",
                "support enc. ms (once)", "mem MB warm / 1st", "GFLOPs", "mask = base"]
@@ -77,9 +115,12 @@ def latency_section(report: dict) -> str:
             "-" if agree is None else f"{100 * agree['mask_pixels_equal']:.2f}%",
         ])
     align = "ll" + "r" * (len(headers) - 2)
+    calibrations = "".join(f"\n  {label}: INT8 calibration (from its graphs' metadata): {text}"
+                           for label, text in int8_calibrations(report).items())
     return (
         "MEASURED: end-to-end episode latency (uint8 images in, mask at the query's size out)\n"
         + text_table(headers, rows, align)
+        + calibrations
         + "\n  x baseline = median / baseline median (same K, same run); speedup = its inverse."
         + "\n  cached-support rows: per query, the support set encoded once beforehand (its one-off cost in 'support enc.')."
         + "\n  mem MB = peak RSS increase during a warm episode / the first episode (GPU: peak allocated increase); onnxruntime's"

@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from ..runtime.graph_contract import KEY_BACKBONE, KEY_GRAPH, KEY_IMG_SIZE, KEY_SHOTS
+from ..runtime.graph_contract import (DEFAULT_PRECISION, KEY_BACKBONE, KEY_GRAPH, KEY_IMG_SIZE, KEY_ISLANDS,
+                                      KEY_PRECISION, KEY_SHOTS)
 
 
 @dataclass
@@ -38,6 +39,8 @@ class Report:
         return next(c for c in self.checks if c.name == name)
 
     def format(self) -> str:
+        from ..runtime.segmenter import calibration_provenance
+
         meta = self.metadata
         head = f"{self.source}: {meta.get(KEY_GRAPH, '?')} graph, {meta.get(KEY_BACKBONE, '?')}, " \
                f"{meta.get(KEY_IMG_SIZE, '?')}x{meta.get(KEY_IMG_SIZE, '?')}, shots {meta.get(KEY_SHOTS, '?')}, opset {self.opset}"
@@ -51,9 +54,12 @@ class Report:
         ops = ", ".join(f"{op} {n}" for op, n in sorted(self.op_histogram.items(), key=lambda kv: (-kv[1], kv[0])))
         lines.append(f"  ops ({total} nodes): {ops}")
         if self.groups:
-            islands = meta.get("hsnet_deploy.islands")
-            lines.append(f"  precision {meta.get('hsnet_deploy.precision', 'fp32')} by node group: {self.groups}"
+            islands = meta.get(KEY_ISLANDS)
+            lines.append(f"  precision {meta.get(KEY_PRECISION, DEFAULT_PRECISION)} by node group: {self.groups}"
                          + (f"; float32 islands: {islands}" if islands else ""))
+        calibration = calibration_provenance({meta.get(KEY_GRAPH, "graph"): meta})
+        if calibration:
+            lines.append(f"  int8 calibration: {calibration}")
         passed = sum(c.passed for c in self.checks)
         lines.append(f"  {'PASS' if self.ok else 'FAIL'}: {passed}/{len(self.checks)} checks passed")
         return "\n".join(lines)

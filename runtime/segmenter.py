@@ -362,5 +362,29 @@ class Segmenter:
 
     def __repr__(self) -> str:
         graphs = "+".join(self.runners)
+        calibration = calibration_provenance({kind: r.metadata for kind, r in self.runners.items()})
         return (f"Segmenter({self.backend}, {graphs}, img_size={self.img_size}, shots={self.shots or 'dynamic'}, "
-                f"precision={self.precision})")
+                f"precision={self.precision}" + (f", calibration={calibration!r}" if calibration else "") + ")")
+
+
+def calibration_provenance(graphs: Mapping[str, Mapping[str, str]]) -> str:
+    """Where the INT8 graphs among ``graphs`` (graph kind -> metadata) got their activation
+    ranges, as ``convert`` recorded it: "synthetic trn (seed 0), 32 episodes, max"; one
+    such text per graph ("support_encoder: ...; query: ...") when the graphs disagree;
+    "not recorded" for an INT8 graph without the keys; "" when no graph is INT8.
+    ``run`` (through ``repr``), ``check`` and ``bench`` all print this text."""
+    from .graph_contract import (DEFAULT_PRECISION, KEY_CALIBRATION_EPISODES, KEY_CALIBRATION_METHOD,
+                                 KEY_CALIBRATION_SOURCE, KEY_PRECISION)
+
+    found = {}
+    for kind, meta in graphs.items():
+        if meta.get(KEY_PRECISION, DEFAULT_PRECISION) != "int8":
+            continue
+        if KEY_CALIBRATION_SOURCE not in meta:
+            found[kind] = "not recorded"
+        else:
+            found[kind] = (f"{meta[KEY_CALIBRATION_SOURCE]}, {meta.get(KEY_CALIBRATION_EPISODES, '?')} episodes, "
+                           f"{meta.get(KEY_CALIBRATION_METHOD, '?')}")
+    if len(set(found.values())) <= 1:
+        return next(iter(found.values()), "")
+    return "; ".join(f"{kind}: {text}" for kind, text in found.items())

@@ -270,3 +270,15 @@ def test_evaluation_and_data_side_of_training_import_without_torch():
             "import hsnet_deploy.hsnet.training.command\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
+
+
+def test_coverage_note_names_unseen_classes_and_the_sampled_mean():
+    ds = handmade_dataset(shot=1)  # classes 3 and 5 sampled, 7 never
+    result = evaluate(FixedPredictor(constant(True)), ds, progress=False)
+    iou = result.summary["class_iou"]
+    sampled = (iou["3"] + iou["5"]) / 2
+    assert result.classes_without_episodes == 1
+    assert result.miou_sampled_classes == pytest.approx(sampled) and result.miou == pytest.approx(2 * sampled / 3)
+    assert result.coverage_note() == f"(1 of 3 classes had no episode; mean over the 2 sampled: {sampled:.2f})"
+    ds.class_ids = [3, 5]  # every class sampled: no note
+    assert evaluate(FixedPredictor(constant(True)), ds, progress=False).coverage_note() == ""

@@ -111,3 +111,26 @@ def test_data_and_evaluation_import_without_torch():
             "import hsnet_deploy.hsnet.evaluation.episode_grid\n"
             "assert 'torch' not in [m for m in sys.modules if sys.modules[m] is not None]\n")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_short_runs_report_unseen_classes_and_the_mean_over_sampled_ones():
+    acc = MIoUAccumulator([0, 1, 2, 3])
+    acc.add(np.array([[1, 1, 0, 0]]), np.array([[1, 0, 0, 0]]), 1)  # fg IoU 1/2
+    acc.add(np.array([[1, 1, 1, 1]]), np.array([[1, 1, 1, 1]]), 3)  # fg IoU 1
+    assert acc.miou() == pytest.approx(100 * 1.5 / 4)  # official: unseen classes count 0
+    assert acc.classes_without_episodes() == 2
+    assert acc.miou_sampled_classes() == pytest.approx(100 * 1.5 / 2)
+    s = acc.summary()
+    assert s["classes_without_episodes"] == 2 and s["miou_sampled_classes"] == acc.miou_sampled_classes()
+    # A sampled class that scored 0 stays in the sampled mean (only unseen classes leave it).
+    acc.add(np.zeros((1, 4), np.int64), np.array([[1, 0, 0, 0]]), 0)
+    assert acc.classes_without_episodes() == 1
+    assert acc.miou_sampled_classes() == pytest.approx(100 * 1.5 / 3)
+
+
+def test_every_class_sampled_means_both_figures_agree():
+    acc = MIoUAccumulator([5, 6])
+    acc.add(np.array([[1, 0]]), np.array([[1, 1]]), 5)
+    acc.add(np.array([[1, 1]]), np.array([[1, 1]]), 6)
+    assert acc.classes_without_episodes() == 0 and acc.miou_sampled_classes() == acc.miou()
+    assert math.isnan(MIoUAccumulator([1, 2]).miou_sampled_classes())  # nothing sampled yet

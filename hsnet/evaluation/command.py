@@ -12,6 +12,7 @@ described in :mod:`hsnet_deploy.hsnet.evaluation.evaluate`.
 from __future__ import annotations
 
 import argparse
+from typing import Sequence
 
 HELP = "score a model (.pt/.onnx/.engine) on few-shot episodes: official mIoU and FB-IoU"
 
@@ -22,6 +23,32 @@ FILE_LAYOUTS = {
     "folder": "DATAPATH/<class>/<name>.jpg + <name>.png",
 }
 NEEDS_SPLITS = ("pascal", "coco", "fss")
+
+
+def episode_rules(models_of):
+    """Which episode option applies when (eval and compare; ``models_of(args)``: the MODELs)."""
+    from ...option_rules import Applies
+    from ...runtime.model_files import backend_of
+
+    return (
+        Applies(("--img-size", "--backbone"), lambda a: any(backend_of(m) == "torch" for m in models_of(a)),
+                "to .pt checkpoints and 'reference' (an exported graph fixes its own size and backbone)"),
+        Applies(("--synthetic-size",), lambda a: a.benchmark == "synthetic", "with --benchmark synthetic"),
+        Applies(("--datapath",), lambda a: a.benchmark in FILE_LAYOUTS, f"with --benchmark {', '.join(FILE_LAYOUTS)}"),
+        Applies(("--splits",), lambda a: a.benchmark in NEEDS_SPLITS, f"with --benchmark {', '.join(NEEDS_SPLITS)}"),
+        Applies(("--fold",), lambda a: a.benchmark in ("pascal", "coco"), "with --benchmark pascal or coco"),
+    )
+
+
+def _eval_rules():
+    from ...option_rules import Applies
+
+    return episode_rules(lambda a: [a.model]) + (
+        Applies(("--grid-episodes",), lambda a: a.grid is not None, "with --grid"),
+    )
+
+
+OPTION_RULES = _eval_rules()
 
 
 def add_episode_arguments(parser: argparse.ArgumentParser, default_episodes: str = "all") -> None:
@@ -72,6 +99,8 @@ def open_benchmark(args: argparse.Namespace, split: str = "test"):
         raise UserError(f"--nshot must be at least 1, got {args.nshot}")
     if args.episodes is not None and args.episodes < 1:
         raise UserError(f"--episodes must be at least 1, got {args.episodes}")
+    if args.seed < 0:
+        raise UserError(f"--seed must be 0 or more, got {args.seed}")
     if args.benchmark in FILE_LAYOUTS:
         if not args.datapath:
             raise UserError(f"--benchmark {args.benchmark} needs --datapath D ({FILE_LAYOUTS[args.benchmark]})")
@@ -87,46 +116,45 @@ def open_benchmark(args: argparse.Namespace, split: str = "test"):
                         img_size=args.synthetic_size)
 
 
-def reference_defaults(args: argparse.Namespace) -> None:
-    """MODEL 'reference' is scored as it was trained unless told otherwise: its image size
-    and its synthetic image size (from the shipped record); 128 for the synthetic images
-    of any other model."""
+def reference_defaults(args: argparse.Namespace, models: Sequence[str]) -> None:
+    """The synthetic image size when none is given: the one a recorded model (the
+    reference) was trained on, else 128. (Its network size needs nothing here: a model that
+    records its training size runs at it unless --img-size says otherwise.)"""
     from ..reference_model import is_reference, read_info
 
-    info = {}
-    if is_reference(str(args.model)):
-        info = read_info()
-        if args.img_size is None:
-            args.img_size = int(info["img_size"])
     if args.synthetic_size is None:
-        args.synthetic_size = int(info.get("synthetic_size", 128))
+        recorded = [int(read_info().get("synthetic_size", 128)) for m in models if is_reference(str(m))]
+        args.synthetic_size = recorded[0] if recorded else 128
 
 
 def run(args: argparse.Namespace) -> int:
     import json
     import math
     import sys
-    from pathlib import Path
 
     from ... import __version__
     from ...atomic_file import write_text_atomic
     from ...errors import UserError
+    from ...output_paths import check_output_file
     from ...runtime import RuntimeOptions, Segmenter
+    from ...runtime.model_files import input_set, resolve_model_files
     from .evaluate import SegmenterPredictor, evaluate
 
     if args.grid_episodes < 1:
         raise UserError("--grid-episodes must be at least 1")
-    for out in (args.json, args.grid):
-        if out and not Path(out).resolve().parent.is_dir():
-            raise UserError(f"output folder does not exist: {Path(out).parent}")
-    reference_defaults(args)
-    dataset = open_benchmark(args)
+    inputs = input_set(args.model)
+    for out, flag, suffix in ((args.json, "--json", ".json"), (args.grid, "--grid", ".png")):
+        if out:
+            check_output_file(out, flag, suffixes={suffix}, inputs=inputs)
+    reference_defaults(args, [args.model])
+    dataset = open_benchmark(args)  # the episode options, then the model: a split set is one export
+    model_files = resolve_model_files(args.model)
     if args.threads is not None and args.threads < 1:
         raise UserError(f"--threads must be at least 1, got {args.threads}")
     # threads reach every backend through the runtime's loaders: onnxruntime's intra-op
     # threads; for a .pt the loader calls torch.set_num_threads before loading the model
     options = RuntimeOptions(device=args.device, threads=args.threads, img_size=args.img_size, backbone=args.backbone)
-    with Segmenter.load(args.model, options=options) as seg:
+    with Segmenter.load(model_files, options=options) as seg:
         if seg.shots is not None and seg.shots != args.nshot:
             raise UserError(f"the model was exported for {seg.shots}-shot episodes but --nshot is {args.nshot}; "
                             f"export it with dynamic or {args.nshot} shots")
@@ -145,13 +173,17 @@ def run(args: argparse.Namespace) -> int:
             "metadata": seg.metadata,
         }
     timing = result.timing()
-    print(f"mIoU {result.miou:.2f}  FB-IoU {result.fbiou:.2f}  ({result.episodes} episodes, "
-          f"{timing['episodes_per_s']:.2f} episodes/s, model {timing['model_ms_per_episode']:.1f} ms/episode)")
+    coverage = result.coverage_note()
+    print(f"mIoU {result.miou:.2f}  FB-IoU {result.fbiou:.2f}  " + (coverage + "  " if coverage else "")
+          + f"({result.episodes} episodes, {timing['episodes_per_s']:.2f} episodes/s, "
+          f"model {timing['model_ms_per_episode']:.1f} ms/episode)")
     if args.json:
         report = {
             "miou": result.miou,
             "fbiou": result.fbiou if math.isfinite(result.fbiou) else None,
             "episodes": result.episodes,
+            "classes_without_episodes": result.classes_without_episodes,
+            "miou_sampled_classes": result.miou_sampled_classes,  # mean over the classes that had an episode
             "class_iou": result.summary["class_iou"],
             "class_episodes": result.summary["class_episodes"],
             "config": {

@@ -19,17 +19,34 @@ with a = model A, b = model B (the reference), over every element of every episo
                   against the ground truth (the official metric) and their difference
 
 The gate passes when no element of the logits is outside both tolerances (or at most
-``max_outside`` of them), and no output is NaN / Inf. p99 is read from a uniform sample
+the share ``max_outside`` of them, a fraction in [0, 1]: 0.01 allows 1 %), and no output
+is NaN / Inf. :func:`check_tolerances` is the one place that says which atol, rtol and
+max_outside make sense; :class:`Comparison` calls it, and so does ``compare`` before it
+loads anything. p99 is read from a uniform sample
 of at most :data:`SAMPLE` errors per output, so memory stays bounded on long runs.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from ...errors import UserError
 from .metrics import MIoUAccumulator
 
 SAMPLE = 2_000_000
+
+
+def check_tolerances(atol: float, rtol: float, max_outside: float) -> None:
+    """Raise :class:`UserError` unless atol and rtol are finite and >= 0 and max_outside
+    is a share in [0, 1] (NaN fails every check; named as ``compare``'s options)."""
+    for value, name in ((atol, "--atol"), (rtol, "--rtol")):
+        if not (math.isfinite(value) and value >= 0):
+            raise UserError(f"{name} must be a finite number of at least 0, got {value:g}")
+    if not 0 <= max_outside <= 1:
+        raise UserError(f"--max-outside is the share of logit elements allowed outside the tolerances, "
+                        f"from 0 to 1 (0.01 = 1 %), got {max_outside:g}")
 
 
 class _ErrorStats:
@@ -78,6 +95,7 @@ class Comparison:
     """Accumulates the statistics of the module doc over episodes."""
 
     def __init__(self, atol: float, rtol: float, class_ids, max_outside: float = 0.0) -> None:
+        check_tolerances(atol, rtol, max_outside)
         self.atol, self.rtol, self.max_outside = atol, rtol, max_outside
         self.logits = _ErrorStats(atol, rtol)
         self.masks = _ErrorStats(0.0, 0.0)
@@ -89,8 +107,6 @@ class Comparison:
         from .evaluate import predict_and_truth
 
         if logits_a.shape != logits_b.shape:
-            from ...errors import UserError
-
             raise UserError(f"the models' logits differ in shape: {tuple(logits_a.shape)} vs {tuple(logits_b.shape)}")
         self.logits.add(logits_a, logits_b)
         pred_a, truth = predict_and_truth(logits_a, episode, False)

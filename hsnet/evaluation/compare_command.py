@@ -1,6 +1,6 @@
 """``hsnet-deploy compare A B``: two model files on the same episodes; exit 1 when they differ.
 
-    hsnet-deploy compare hsnet.int8.onnx hsnet.onnx --episodes 100 --atol 0.5 --rtol 0.1
+    hsnet-deploy compare hsnet.int8.onnx hsnet.onnx --episodes 100 --atol 0.5 --rtol 0.5 --max-outside 0.02
     hsnet-deploy compare hsnet.engine hsnet.onnx --benchmark folder --datapath my_data --json cmp.json
 
 A and B are anything the runtime loads (``.pt``, ``.onnx`` episode or split graphs, any
@@ -11,6 +11,10 @@ device that will use it.
 """
 
 from __future__ import annotations
+
+from .command import episode_rules
+
+OPTION_RULES = episode_rules(lambda a: [a.model_a, a.model_b])
 
 HELP = "compare two model files (.pt/.onnx/.engine, any precision) on the same episodes; exit 1 if they differ"
 
@@ -24,7 +28,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--atol", type=float, default=1e-3, help="absolute tolerance on the logits (default 1e-3)")
     parser.add_argument("--rtol", type=float, default=1e-3, help="relative tolerance on the logits (default 1e-3)")
     parser.add_argument("--max-outside", type=float, default=0.0, metavar="SHARE",
-                        help="share of logit elements allowed outside both tolerances (default 0)")
+                        help="share (0 to 1; 0.01 = 1 %%) of logit elements allowed outside both tolerances (default 0)")
     parser.add_argument("--json", metavar="FILE", help="write every statistic as JSON")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -40,19 +44,20 @@ def run(args) -> int:
     from ...errors import UserError
     from ...runtime import RuntimeOptions, Segmenter
     from .command import open_benchmark, reference_defaults
-    from .compare import Comparison, format_summary
+    from .compare import Comparison, check_tolerances, format_summary
     from .evaluate import SegmenterPredictor
 
-    for value, name in ((args.atol, "--atol"), (args.rtol, "--rtol"), (args.max_outside, "--max-outside")):
-        if not value >= 0:
-            raise UserError(f"{name} must be at least 0, got {value}")
-    if args.json and not Path(args.json).resolve().parent.is_dir():
-        raise UserError(f"output folder does not exist: {Path(args.json).parent}")
-    args.model = args.model_a
-    reference_defaults(args)
+    from ...output_paths import check_output_file
+    from ...runtime.model_files import input_set, resolve_model_files
+
+    check_tolerances(args.atol, args.rtol, args.max_outside)  # before anything is loaded
+    files_a, files_b = resolve_model_files(args.model_a), resolve_model_files(args.model_b)  # each one export
+    if args.json:
+        check_output_file(args.json, "--json", suffixes={".json"}, inputs=input_set(args.model_a) + input_set(args.model_b))
+    reference_defaults(args, [args.model_a, args.model_b])
     dataset = open_benchmark(args)
     options = RuntimeOptions(device=args.device, threads=args.threads, img_size=args.img_size, backbone=args.backbone)
-    with Segmenter.load(args.model_a, options=options) as seg_a, Segmenter.load(args.model_b, options=options) as seg_b:
+    with Segmenter.load(files_a, options=options) as seg_a, Segmenter.load(files_b, options=options) as seg_b:
         if seg_a.img_size != seg_b.img_size:
             raise UserError(f"the models differ in input size: {seg_a.img_size} vs {seg_b.img_size}")
         for seg, name in ((seg_a, args.model_a), (seg_b, args.model_b)):

@@ -6,7 +6,7 @@ through its network-size graph, ``Segmenter.network_logits`` (per-shot logits
 (K, 2, S, S)). Everything around it is the runtime's shared numpy pre/post-processing, so
 two backends given the same episodes differ only in their graphs.
 
-Protocol (NOTES.md "Official evaluation protocol", official ``test.py``), per episode n =
+Protocol (docs/protocol.md#official-evaluation-protocol; official ``test.py``), per episode n =
 0, 1, 2, ... in order, drawn by the dataset from seed 0 (one process, no shuffling):
 
 1. supports: ``preprocess_image`` (PIL bilinear to S x S, ImageNet normalisation) and
@@ -28,7 +28,9 @@ Protocol (NOTES.md "Official evaluation protocol", official ``test.py``), per ep
 4. metric: :class:`~hsnet_deploy.hsnet.evaluation.metrics.MIoUAccumulator` over the
    dataset's ``class_ids``: per-class sums of intersection and union over the episodes,
    ignore pixels excluded; mIoU = 100 x mean_c I_fg[c] / max(U_fg[c], 1);
-   FB-IoU = 100 x mean over {bg, fg} of sum_c I / sum_c U.
+   FB-IoU = 100 x mean over {bg, fg} of sum_c I / sum_c U. The mean runs over every class
+   of the fold, so a run too short to draw each class is pulled down by the unseen ones;
+   :meth:`EvalResult.coverage_note` says how many and gives the mean over the sampled ones.
 
 Timing: ``seconds`` is the whole loop (file reading, preprocessing, model, metric);
 ``model_seconds`` only the model calls (support encoding and query graph).
@@ -118,6 +120,26 @@ class EvalResult:
     @property
     def episodes(self) -> int:
         return int(self.summary["episodes"])
+
+    @property
+    def classes_without_episodes(self) -> int:
+        """Classes of the fold no episode drew (each counts IoU 0 in :attr:`miou`)."""
+        return int(self.summary["classes_without_episodes"])
+
+    @property
+    def miou_sampled_classes(self) -> float:
+        """Mean foreground IoU x 100 over only the classes that had an episode."""
+        return float(self.summary["miou_sampled_classes"])
+
+    def coverage_note(self) -> str:
+        """'' when every class had an episode, else how many had none and the mean over
+        the sampled ones, e.g. ``(5 of 10 classes had no episode; mean over the 5 sampled: 65.84)``."""
+        missing = self.classes_without_episodes
+        if missing == 0:
+            return ""
+        total = len(self.summary["class_iou"])
+        return (f"({missing} of {total} classes had no episode; "
+                f"mean over the {total - missing} sampled: {self.miou_sampled_classes:.2f})")
 
     def timing(self) -> dict:
         n = max(self.episodes, 1)

@@ -18,6 +18,10 @@ the episodes of class c. Then
 
 with c over *all* the fold's classes: a class that had no episode has I = U = 0, so it
 contributes IoU 0 to the mIoU (the official mean runs over ``class_ids`` regardless).
+A short run (``--episodes 5`` on a 10-class fold) is therefore dragged down by classes
+it never saw; beside the official figure we report how many classes had no episode and
+the mean over the classes that had at least one (``miou_sampled_classes``), which is
+what such a run actually measured. With every class sampled the two are equal.
 FB-IoU has no max(., 1) guard officially; here it is NaN when nothing was counted.
 The official buffers are float32 on the GPU; we count in int64 (exact; the float32 sums
 round once they pass 2^24 pixels, a relative difference below 1e-7).
@@ -97,6 +101,18 @@ class MIoUAccumulator:
         """100 x mean foreground IoU over all the fold's classes (unseen classes count 0)."""
         return float(self.class_iou()[1].mean() * 100.0)
 
+    def classes_without_episodes(self) -> int:
+        """How many of the fold's classes had no episode (each counts IoU 0 in :meth:`miou`)."""
+        return int((self.episodes == 0).sum())
+
+    def miou_sampled_classes(self) -> float:
+        """100 x mean foreground IoU over the classes with at least one episode (NaN when
+        none had one); equals :meth:`miou` once every class has been sampled."""
+        sampled = self.episodes > 0
+        if not sampled.any():
+            return float("nan")
+        return float(self.class_iou()[1][sampled].mean() * 100.0)
+
     def fbiou(self) -> float:
         """100 x mean over {bg, fg} of sum_c I / sum_c U (NaN before any pixel is counted)."""
         inter = self.intersection.sum(axis=1)
@@ -111,13 +127,17 @@ class MIoUAccumulator:
         return int(self.episodes.sum())
 
     def summary(self) -> Dict[str, object]:
-        """JSON-ready: ``miou``, ``fbiou``, ``episodes``, and per class (keyed by str(id))
-        ``class_iou`` (foreground IoU x 100) and ``class_episodes``."""
+        """JSON-ready: ``miou`` (official, over every class), ``fbiou``, ``episodes``,
+        ``classes_without_episodes``, ``miou_sampled_classes`` (mean over the classes that
+        had an episode), and per class (keyed by str(id)) ``class_iou`` (foreground IoU
+        x 100) and ``class_episodes``."""
         fg = self.class_iou()[1] * 100.0
         return {
             "miou": self.miou(),
             "fbiou": self.fbiou(),
             "episodes": self.count,
+            "classes_without_episodes": self.classes_without_episodes(),
+            "miou_sampled_classes": self.miou_sampled_classes(),
             "class_iou": {str(c): float(v) for c, v in zip(self.class_ids, fg)},
             "class_episodes": {str(c): int(n) for c, n in zip(self.class_ids, self.episodes)},
         }
