@@ -3,7 +3,7 @@
 The speed issue needs one INT8 figure before the precision work makes the real INT8
 files: the share of a QDQ graph's time that moves data (Transpose) rather than computes.
 This probe makes the plainest TensorRT-style INT8 graph onnxruntime's own quantizer
-writes, as ../shared/NOTES.md describes it:
+writes, as docs/protocol.md ("INT8 for TensorRT") describes it:
 
     onnxruntime.quantization.quantize_static(QDQ format, QInt8 activations and weights,
         per-channel weights, ActivationSymmetric=True, Conv + MatMul, MinMax calibration

@@ -13,7 +13,7 @@ always does, running every FP16 tensor in FP16 and every island in FP32.
 Why the islands:
 
 - the resized masks must be exactly zero where the FP32 graph is zero and keep their tiny
-  non-zero values elsewhere (NOTES.md's parity trap: cosine similarity is scale-free, so
+  non-zero values elsewhere (docs/protocol.md's parity trap: cosine similarity is scale-free, so
   1e-9 and 0 weigh a support position differently); as an island they are the FP32
   values themselves (``tests/test_precision.py``, ragged masks at 400²);
 - ‖f‖₂ sums up to 2048 squares (ResNet layer4), which can exceed FP16's 65504;

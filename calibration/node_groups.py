@@ -8,7 +8,7 @@ the FP16 / INT8 files made from them):
 
     mask resize       every node computed from ``support_masks`` (and constants) alone:
                       the constant-matrix MatMuls R_h · M · R_wᵀ whose tiny weights
-                      underflow in FP16 (NOTES.md: the exact-zero parity trap)
+                      underflow in FP16 (docs/protocol.md: the exact-zero parity trap)
     l2 normalisation  f / (‖f‖₂ + ε): each ReduceL2 and the Add / Div that use it
     group norm        GroupNorm's statistics: every non-Reshape node of a learner module
                       that takes a square root (mean, x - mean, (x - mean)², variance, ε,

@@ -1,6 +1,6 @@
 """The official K-shot vote as graph ops: logits (B, K, 2, H, W) -> mask (B, H, W) uint8.
 
-Same rule as :func:`hsnet_deploy.hsnet.kshot_vote.kshot_vote` (NOTES.md), written so that
+Same rule as :func:`hsnet_deploy.hsnet.kshot_vote.kshot_vote` (docs/protocol.md, "K-shot vote"), written so that
 TensorRT needs no ArgMax and no integer arithmetic:
 
     fg[b, k]  = logit1 > logit0                   Slice, Greater (a tie is background)

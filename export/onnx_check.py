@@ -19,7 +19,7 @@
     graph i/o              contract names, element types (``TENSOR_DTYPES``, whatever the
                            precision inside), ranks and H = W = img_size
     mask resize            (episode, support encoder) the support masks are resized by MatMuls
-                           with constant weights and never by a Resize (NOTES.md: parity trap)
+                           with constant weights and never by a Resize (docs/protocol.md: the parity trap)
     precision              the recorded fp32 / fp16 / int8 holds in every node group; the
                            islands compute in FP32; Q/DQ are int8, zero-point 0, Conv weight
                            scales per channel on axis 0 (:mod:`calibration.precision_check`);

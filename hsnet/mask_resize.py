@@ -4,7 +4,7 @@ HSNet multiplies each support feature map by the support mask resized bilinearly
 map's size. Written as ``interpolate(mask)`` this is fragile across backends: a binary
 mask's resize has positions that are *exactly* 0 in one implementation and 1e-10 in
 another, and since cosine similarity is scale-invariant, a support position weighted
-1e-10 correlates at nearly full strength where one weighted 0 does not (see NOTES.md,
+1e-10 correlates at nearly full strength where one weighted 0 does not (see docs/protocol.md, "The mask-resize parity trap",
 "a parity trap"). So the resize is written as
 
     M'(i, j) = sum_a sum_b R_h[i, a] * M[a, b] * R_w[j, b]      i.e.  M' = R_h M R_w^T

@@ -238,7 +238,7 @@ def test_query_graph_holds_only_query_backbone_correlation_and_learner(r50_split
     assert any(tuple(t.dims) in mask_weight_shapes for t in onnx.load(str(r50_split["episode"])).graph.initializer)
 
 
-# ---------------------------------------------------------------- the parity trap (NOTES.md) at 400x400
+# ---------------------------------------------------------------- the parity trap (docs/protocol.md) at 400x400
 
 
 def _mask_resize_constants(graph):
@@ -287,7 +287,7 @@ def _with_extra_output(path, tmp_path, dims_filter):
 
 
 def test_resnet50_400_ragged_masks_logits_masks_and_correlation(r50_400, random_hsnet, tmp_path):
-    """The NOTES.md trap: naive exports got C1 0.99 off, logits 7.9 % off, 0.65 % of pixels flipped."""
+    """The parity trap of docs/protocol.md: naive exports got C1 0.99 off, logits 7.9 % off, 0.65 % of pixels flipped."""
     from hsnet_deploy.hsnet.correlation import support_grid_correlation
 
     model = random_hsnet("resnet50")

@@ -19,7 +19,7 @@ from hsnet_deploy.hsnet.mask_resize import resize_masks  # noqa: E402
 
 # ---------------------------------------------------------------- shapes and parameters
 
-# NOTES.md (paper Tables A5-A7): learnable parameters per learner block.
+# docs/protocol.md, "Architecture" (paper Tables A5-A7): learnable parameters per learner block.
 PAPER_COUNTS = {
     "resnet50": (167_584, 171_520, 202_688, 886_272, 886_272, 221_376 + 38_082, 2_573_794),
     "resnet101": (167_584, 185_120, 202_688, 886_272, 886_272, 221_376 + 38_082, 2_587_394),
@@ -252,7 +252,7 @@ def test_model_equals_straightforward_formulation(backbone, size, random_hsnet):
 
 
 def test_mask_resize_reproduces_pytorch_exact_zeros_at_400():
-    """The parity trap (NOTES.md): positions exactly 0 in PyTorch's bilinear resize must be
+    """The parity trap (docs/protocol.md): positions exactly 0 in PyTorch's bilinear resize must be
     exactly 0 here, and tiny non-zero weights must stay non-zero."""
     _, _, masks = random_episode(1, 4, 400, seed=11)
     noise = (torch.rand(2, 400, 400, generator=torch.Generator().manual_seed(1)) > 0.5).float()

@@ -143,7 +143,7 @@ def test_precision_check_catches_seeded_bugs(exported):
 
 
 def test_fp16_keeps_the_exact_zero_pattern_of_resized_masks_at_400():
-    """The parity trap (NOTES.md): ragged masks resized to each feature size must be
+    """The parity trap (docs/protocol.md): ragged masks resized to each feature size must be
     exactly zero where the FP32 graph is zero, and non-zero (however tiny) where it is not."""
     import torch
 
@@ -242,7 +242,7 @@ def test_split_graphs_may_differ_in_precision(tmp_path, exported):
 def test_converting_twice_or_onto_the_source_is_refused(tmp_path, exported):
     with pytest.raises(UserError, match="already int8"):
         convert_file(exported["int8"], tmp_path / "again.onnx", PrecisionOptions("fp16"))
-    with pytest.raises(UserError, match="overwrite the FP32 source"):
+    with pytest.raises(UserError, match="would overwrite an input file"):
         convert_file(exported["fp32"], exported["fp32"], PrecisionOptions("fp16"))
     models = {"query": _load(str(exported["fp32"]).replace(".onnx", ".query.onnx"))}
     with pytest.raises(UserError, match="support encoder"):
