@@ -22,7 +22,7 @@ from typing import Optional
 from ..errors import UserError
 from ..runtime.graph_contract import EPISODE, QUERY, SUPPORT_ENCODER, split_tag_of
 from ..hsnet.reference_model import is_reference
-from ..runtime.model_files import REFERENCE, resolve_model_files
+from ..runtime.model_files import REFERENCE, check_input_file, resolve_model_files
 
 RANDOM_KEYWORDS = ("torch", "random")
 BENCH_SUFFIXES = (".pt", ".pth", ".onnx")
@@ -55,8 +55,7 @@ def parse_model_argument(text: str) -> ModelArgument:
             f"model not found: {text} (give a .pt checkpoint, an .onnx file, '{REFERENCE}' for the "
             f"shipped reference model, or '{RANDOM_KEYWORDS[0]}' for a random-weight PyTorch model)"
         )
-    if not path.is_file():
-        raise UserError(f"model is not a file: {text}")
+    check_input_file(path, "model")  # "is a folder, not a file", "is an empty file"
     if suffix not in BENCH_SUFFIXES:  # engines go to benchmarks.engine_bench, alone
         raise UserError(f"cannot benchmark {text}: expected a .pt/.pth checkpoint or an .onnx file, got '{path.suffix or path.name}'")
     files = resolve_model_files(path)  # UserError when one half of a split pair is missing

@@ -176,7 +176,8 @@ def run(args) -> int:
         raise UserError(f"--support-precision applies only to a split export; {source} has no NAME.support.onnx")
     check_output(source, output)
     info = next(iter(check_split_set(files).values()))  # read once: resolve_model_files kept them
-    precision_options(args, info.img_size)  # every option checked before the graphs are read
+    if not precision_options(args, info.img_size).converts:  # every option checked before the graphs are read
+        raise UserError("--precision fp32 (and no --support-precision) converts nothing: the source is the FP32 export")
     start = time.perf_counter()
     models = read_graphs(source)
     paths = write_graphs(apply_precision(models, args, info.img_size), output)

@@ -19,8 +19,11 @@ def run(args) -> int:
     from ..runtime.model_files import resolve_model_files
     from .onnx_check import check_onnx, load_model
 
+    from ..errors import UserError
+
     for path in args.models:  # a split half must come from one export with its partner (the runtime's rule)
-        resolve_model_files(path)
+        if resolve_model_files(path).backend != "onnxruntime":
+            raise UserError(f"check reads ONNX files; {path} is not one (an engine's record is its .json sidecar)")
     # every file read once, all before any report: a missing/unreadable one fails first
     models = [(path, load_model(path)) for path in args.models]
     failed = 0

@@ -88,9 +88,9 @@ def build_engines(
     bars: Optional[ProgressFactory] = tqdm_phase_bar,
 ) -> dict[str, Path]:
     """Build every graph ``onnx_path`` stands for; returns kind -> engine path written."""
-    import_tensorrt()  # a missing TensorRT is reported before anything else is done
-    onnx = onnx_graphs(onnx_path, graphs)
+    onnx = onnx_graphs(onnx_path, graphs)  # the files and the outputs first: they need no TensorRT
     targets = engine_paths(onnx, output)
+    import_tensorrt()  # then a missing TensorRT, before anything is read or built
     headers = {kind: read_onnx_header(p) for kind, p in onnx.items()}
     infos = {kind: GraphInfo.from_metadata(h.metadata, str(onnx[kind])) for kind, h in headers.items()}
     for kind, info in infos.items():

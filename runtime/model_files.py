@@ -102,7 +102,7 @@ def backend_of(model: Union[str, os.PathLike]) -> Optional[str]:
 
 
 def check_input_file(path: Union[str, os.PathLike], what: str) -> Path:
-    """UserError unless ``path`` is an existing file: "not found" or "is not a file"."""
+    """UserError unless ``path`` is an existing, non-empty file: "not found", "is a folder", "is an empty file"."""
     path = Path(path)
     if not path.exists():
         raise UserError(f"{what} not found: {path}")
@@ -110,6 +110,8 @@ def check_input_file(path: Union[str, os.PathLike], what: str) -> Path:
         raise UserError(f"{what} {path} is a folder, not a file")
     if not path.is_file():
         raise UserError(f"{what} {path} is not a regular file")
+    if path.stat().st_size == 0:
+        raise UserError(f"{what} {path} is an empty file")
     return path
 
 
