@@ -140,7 +140,7 @@ def load_models(s: BenchSettings, stack: contextlib.ExitStack) -> BenchModels:
     """Every model of the run, on its device; resources released by ``stack``."""
     from ..hsnet import HSNet, randomize_for_testing
     from ..hsnet.backbone_features import backbone_spec
-    from ..hsnet.image_size import check_image_size
+    from ..runtime.image_size import check_image_size
 
     device = bench_device(s.device)
     _limit_torch_threads(s.threads, stack)

@@ -60,7 +60,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", metavar="OUT.json", help="write the full report as JSON")
     parser.add_argument("--plot", metavar="OUT.png", help="write the stage breakdown as a PNG bar chart (and OUT.peak.png: each stage's share of the measured peak); for engines: the slowest layers by precision")
     parser.add_argument("--layer-iters", type=int, default=5, metavar="N", help="engines: profiled runs for per-layer times (IProfiler; default 5, 0 skips)")
-    parser.add_argument("--memory", choices=("auto", "torch", "cupy", "cuda-python", "pycuda"), default="auto", help="engines: the CUDA library for device and pinned memory")
+    from ..runtime.tensorrt.cuda_memory import BACKENDS
+
+    parser.add_argument("--memory", choices=BACKENDS, default="auto", help="engines: the CUDA library for device and pinned memory")
     parser.add_argument("--cuda-graph", action="store_true", help="engines: replay a captured CUDA graph (trtexec --useCudaGraph)")
 
 

@@ -22,7 +22,7 @@ from typing import Optional
 import numpy as np
 
 from ..errors import UserError
-from ..runtime.engine_sidecar import KEY_ONNX_FILE, KEY_TENSORRT_VERSION
+from ..runtime.tensorrt.sidecar import KEY_ONNX_FILE, KEY_TENSORRT_VERSION
 from ..runtime.graph_contract import QUERY, SUPPORT_ENCODER
 from ..runtime.model_files import ENGINE_SUFFIXES
 
@@ -63,7 +63,7 @@ def _stage_namer(engine_path: Path, metadata: dict):
 
 
 def bench_runner(runner, feed, iters: int, warmup: int, layer_iters: int) -> dict:
-    from .tensorrt_timing import layer_precisions, profile_layers, time_engine
+    from ..runtime.tensorrt.timing import layer_precisions, profile_layers, time_engine
 
     result: dict = {"graph": runner.info.kind, "engine": runner.path, "precision": runner.info.precision,
                     "timing": time_engine(runner, feed, iters, warmup)}

@@ -9,7 +9,7 @@ from typing import Optional
 
 from PIL import Image, ImageDraw
 
-from .chart_font import chart_font
+from ..chart_font import chart_font
 
 PRECISION_COLOURS = {
     "fp32": (31, 119, 180), "fp16": (44, 160, 44), "int8": (214, 39, 40), "bf16": (148, 103, 189),

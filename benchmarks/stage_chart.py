@@ -14,7 +14,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 
 from ..atomic_file import atomic_path
-from .chart_font import chart_font
+from ..chart_font import chart_font
 from .staged_forward import STAGES
 
 COLOURS = {

@@ -25,7 +25,7 @@ from typing import Callable, Optional
 import torch
 
 from ..hsnet.backbone_features import backbone_spec
-from ..hsnet.image_size import check_image_size, level_sizes
+from ..runtime.image_size import check_image_size, level_sizes
 from ..hsnet.learner import HPNLearner
 from .cost_counter import CostCounter
 from .cost_formulas import Cost, conv_output_size

@@ -10,7 +10,7 @@ from __future__ import annotations
 from PIL import Image, ImageDraw
 
 from ..atomic_file import atomic_path
-from ..benchmarks.chart_font import chart_font
+from ..chart_font import chart_font
 
 WIDTH, ROW, LABEL, MARGIN, NOTE = 1000, 24, 170, 20, 260
 BLUE, ORANGE, GREY = (31, 119, 180), (255, 127, 14), (120, 120, 120)

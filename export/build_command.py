@@ -15,7 +15,7 @@ HELP = "build TensorRT engines (strongly typed, profiles from the graph metadata
 
 
 def add_arguments(parser) -> None:
-    from ..runtime.cuda_memory import BACKENDS
+    from ..runtime.tensorrt.cuda_memory import BACKENDS
 
     parser.add_argument("model", metavar="MODEL.onnx", help="an episode graph, or one half of a split pair (both are built)")
     parser.add_argument("-o", "--output", metavar="OUT.engine", help="engine file (default: MODEL with .engine); split pairs get OUT.support.engine / OUT.query.engine")
@@ -34,8 +34,8 @@ def add_arguments(parser) -> None:
 
 
 def build_options(args):
-    from .build_options import BuildOptions
-    from .engine_profiles import ShapeRange
+    from ..runtime.tensorrt.build_options import BuildOptions
+    from ..runtime.tensorrt.profiles import ShapeRange
 
     return BuildOptions(
         batch=ShapeRange.parse(args.batch, "--batch") if args.batch else None,
@@ -49,9 +49,9 @@ def build_options(args):
 
 def print_trtexec(args, options) -> int:
     from ..runtime.graph_contract import GraphInfo
-    from .engine_build import engine_paths, onnx_graphs, read_onnx_header
-    from .engine_profiles import profile_shapes
-    from .trtexec_line import format_command, sidecar_arguments, trtexec_arguments
+    from ..runtime.tensorrt.engine_build import engine_paths, onnx_graphs, read_onnx_header
+    from ..runtime.tensorrt.profiles import profile_shapes
+    from ..runtime.tensorrt.trtexec_line import format_command, sidecar_arguments, trtexec_arguments
 
     onnx = onnx_graphs(args.model, args.graphs)
     targets = engine_paths(onnx, args.output)
@@ -68,9 +68,9 @@ def run(args) -> int:
     options = build_options(args)
     if args.print_trtexec:
         return print_trtexec(args, options)
-    from ..runtime.engine_sidecar import read_engine_sidecar
-    from .engine_build import build_engines
-    from .tensorrt_builder import tqdm_phase_bar
+    from ..runtime.tensorrt.sidecar import read_engine_sidecar
+    from ..runtime.tensorrt.engine_build import build_engines
+    from ..runtime.tensorrt.builder import tqdm_phase_bar
 
     bars = None if args.quiet else tqdm_phase_bar
     written = build_engines(args.model, options, args.output, args.graphs, args.memory, bars)

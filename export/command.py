@@ -73,7 +73,7 @@ def output_paths(args) -> list[Path]:
 def validate_args(args) -> None:
     """Every check that needs no torch, so a bad option fails at once, before any work."""
     from ..calibration.command import precision_options
-    from ..hsnet.image_size import check_image_size, check_min_side
+    from ..runtime.image_size import check_image_size, check_min_side
     from ..hsnet.reference_model import is_reference, recorded_img_size
     from ..output_paths import check_output_file
     from ..runtime.model_files import check_input_file
@@ -112,7 +112,7 @@ def load_model(args):
     """The HSNet to export; it records the digest of its checkpoint (``hsnet.provenance``),
     "random" for --random-weights, and the exported metadata takes it from there."""
     from ..hsnet.checkpoint import load_hsnet
-    from ..hsnet.image_size import check_image_size
+    from ..runtime.image_size import check_image_size
     from ..hsnet.random_weights import randomize_for_testing
 
     if args.random_weights:

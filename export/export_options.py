@@ -96,7 +96,7 @@ class ExportOptions:
 
     def check_backbone(self, backbone: str) -> None:
         """UserError unless ``img_size`` gives a valid pyramid for ``backbone``."""
-        from ..hsnet.image_size import check_image_size  # torch-free
+        from ..runtime.image_size import check_image_size  # torch-free
 
         check_image_size(self.img_size, self.img_size, backbone)
 

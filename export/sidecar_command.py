@@ -22,7 +22,7 @@ HELP = "write the sidecar that lets the runtime load an engine built with trtexe
 
 
 def add_arguments(parser) -> None:
-    from ..runtime.cuda_memory import BACKENDS
+    from ..runtime.tensorrt.cuda_memory import BACKENDS
 
     parser.add_argument("engine", metavar="ENGINE", help="a TensorRT engine (.engine / .plan)")
     parser.add_argument("--onnx", required=True, metavar="ONNX", help="the hsnet-deploy ONNX graph it was built from")
@@ -34,7 +34,7 @@ def engine_profile(engine: "trt.ICudaEngine", info, input_dims: dict, source: st
     import tensorrt as trt
 
     from ..runtime.graph_contract import check_io_names
-    from ..runtime.tensorrt_runner import dims_tuple
+    from ..runtime.tensorrt.runner import dims_tuple
 
     names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
     inputs = tuple(n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT)
@@ -55,12 +55,12 @@ def engine_profile(engine: "trt.ICudaEngine", info, input_dims: dict, source: st
 def write_sidecar_for(engine_path: Path, onnx_path: Path, memory: str = "auto") -> Path:
     from ..atomic_file import write_text_atomic
     from ..file_digest import sha256_of_file
-    from ..runtime.engine_sidecar import KEY_ONNX_FILE, KEY_ONNX_SHA256, sidecar_path, sidecar_record, sidecar_text
+    from ..runtime.tensorrt.sidecar import KEY_ONNX_FILE, KEY_ONNX_SHA256, sidecar_path, sidecar_record, sidecar_text
     from ..runtime.graph_contract import GraphInfo
     from ..runtime.loaders import EngineLoader, import_tensorrt
-    from .build_options import BuildOptions
+    from ..runtime.tensorrt.build_options import BuildOptions
     from ..runtime.model_files import ENGINE_SUFFIXES, check_input_file
-    from .engine_build import gpu_of, read_onnx_header
+    from ..runtime.tensorrt.engine_build import gpu_of, read_onnx_header
 
     if engine_path.suffix.lower() not in ENGINE_SUFFIXES:
         raise UserError(f"{engine_path} is not a TensorRT engine file name (an .engine or .plan file)")

@@ -92,7 +92,7 @@ def _dims_for(path: Path, backend: str) -> dict[str, list]:
     its sidecar (beside it), else from the graph contract."""
     if backend == "onnxruntime":
         return graph_dims(path)
-    from ..runtime.engine_sidecar import KEY_ONNX_FILE, read_engine_sidecar
+    from ..runtime.tensorrt.sidecar import KEY_ONNX_FILE, read_engine_sidecar
 
     record = read_engine_sidecar(path)
     beside = path.parent / record.get(KEY_ONNX_FILE, "")

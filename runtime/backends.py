@@ -14,7 +14,7 @@
     providers  onnxruntime execution providers      onnxruntime (default: from device)
     tensorrt_cache  a folder                        onnxruntime: run through its TensorRT EP,
                                                     engines cached in this folder
-    memory     auto | torch | cupy | cuda-python | pycuda
+    memory     auto | cuda-python | pycuda  (runtime.tensorrt.cuda_memory)
                                                     TensorRT device and pinned host memory
     cuda_graph replay a captured CUDA graph          TensorRT
     img_size, backbone, precision                   PyTorch checkpoints (graphs fix them)
@@ -115,7 +115,7 @@ def make_runners(
     if backend == "tensorrt":
         if options.device == "cpu":
             raise UserError("TensorRT engines run on a CUDA GPU only; use the .onnx file for --device cpu")
-        from .tensorrt_runner import TensorRTRunner
+        from .tensorrt.runner import TensorRTRunner
 
         records = metadata or {}
         return {

@@ -30,7 +30,7 @@ from typing import Optional
 
 from ..errors import UserError
 from ..option_rules import Applies
-from .cuda_memory import BACKENDS as MEMORY_BACKENDS
+from .tensorrt.cuda_memory import BACKENDS as MEMORY_BACKENDS
 from .output_plan import OutputPlan
 
 def _backend_is(*backends: str):

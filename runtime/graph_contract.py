@@ -113,7 +113,7 @@ Dim = Union[int, str]
 
 def tensor_dims(kind: str, backbone: str, img_size: int, shots: Optional[int], dynamic_batch: bool) -> dict[str, list[Dim]]:
     """Every input/output of a ``kind`` graph -> its dims: ints, or ``"batch"`` / ``"shots"``."""
-    from ..hsnet.image_size import level_sizes  # torch-free
+    from .image_size import level_sizes  # torch-free
 
     if backbone not in BACKBONE_LEVELS:
         raise UserError(f"unknown backbone {backbone!r}; choose one of {', '.join(BACKBONE_NAMES)}")

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence, Union
 
 from ..errors import UserError
-from .engine_sidecar import check_engine_compatibility, read_engine_sidecar
+from .tensorrt.sidecar import check_engine_compatibility, read_engine_sidecar
 
 if TYPE_CHECKING:  # pragma: no cover - types only
     import tensorrt as trt
@@ -223,7 +223,7 @@ class OnnxSessionLoader:
 
     def _tensorrt_providers(self, available: Sequence[str]) -> list:
         """TensorRT EP (options from the model's metadata), CUDA, CPU; the cache folder made."""
-        from ..export.engine_profiles import profile_shapes
+        from .tensorrt.profiles import profile_shapes
         from .graph_contract import GraphInfo
         from .onnxruntime_tensorrt import TENSORRT_EP, tensorrt_provider_options, tensorrt_providers
 

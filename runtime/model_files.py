@@ -118,7 +118,7 @@ def check_input_file(path: Union[str, os.PathLike], what: str) -> Path:
 def graph_info(path: Union[str, os.PathLike], backend: str) -> GraphInfo:
     """The recorded metadata of one graph file: an ONNX header, or an engine's sidecar."""
     if backend == "tensorrt":
-        from .engine_sidecar import read_engine_sidecar
+        from .tensorrt.sidecar import read_engine_sidecar
 
         return GraphInfo.from_metadata(read_engine_sidecar(path), str(path))
     from .loaders import onnx_header
@@ -146,7 +146,7 @@ def check_split_set(files: ModelFiles) -> dict[str, GraphInfo]:
 def input_set(path: Union[str, os.PathLike]) -> list[Path]:
     """Every existing file of the export ``path`` belongs to (a split export is three files,
     an engine has its sidecar): what a command reading ``path`` must never write over."""
-    from .engine_sidecar import sidecar_path
+    from .tensorrt.sidecar import sidecar_path
 
     path = Path(path)
     files = [p for p in split_paths(path).values() if p.is_file()]

@@ -32,7 +32,7 @@ from __future__ import annotations
 from typing import Optional
 
 from ..errors import UserError
-from ..export.engine_profiles import Shape, format_profile, profile_shapes
+from .tensorrt.profiles import Shape, format_profile, profile_shapes
 from .graph_contract import GraphInfo
 
 TENSORRT_EP = "TensorrtExecutionProvider"

@@ -94,7 +94,7 @@ class TorchRunner(Runner):
         model, _ = self.loader()
         # a model that records the size it was trained at runs at that size unless told otherwise
         s = self.img_size = int(self.img_size or getattr(model, "trained_img_size", None) or DEFAULT_IMG_SIZE)
-        from ..hsnet.image_size import check_image_size
+        from .image_size import check_image_size
 
         backbone = str(getattr(model, "backbone_name", "resnet50"))
         check_image_size(s, s, backbone)

@@ -17,7 +17,7 @@ import types
 
 import numpy as np
 
-from hsnet_deploy.runtime.cuda_memory import DeviceBuffer, DeviceMemory
+from hsnet_deploy.runtime.tensorrt.device_memory import DeviceBuffer, DeviceMemory
 
 MAGIC = b"FAKE"
 TIMING_CACHE = b"TCACHE:"
@@ -405,7 +405,8 @@ def install(monkeypatch, memory=None, **kwargs):
     sidecar step and the runner; returns (module, memory)."""
     import sys
 
-    from hsnet_deploy.runtime import cuda_memory, tensorrt_runner
+    from hsnet_deploy.runtime.tensorrt import cuda_memory
+    from hsnet_deploy.runtime.tensorrt import runner as tensorrt_runner
 
     memory = memory or FakeDeviceMemory()
     trt = make_fake_tensorrt(memory, **kwargs)

@@ -68,7 +68,7 @@ def test_cuda_python_backend(monkeypatch):
     monkeypatch.setitem(sys.modules, "cuda", cuda)
     monkeypatch.setitem(sys.modules, "cuda.bindings", bindings)
     monkeypatch.setitem(sys.modules, "cuda.bindings.runtime", rt)
-    from hsnet_deploy.runtime.cuda_memory import open_device_memory
+    from hsnet_deploy.runtime.tensorrt.cuda_memory import open_device_memory
 
     memory = open_device_memory("cuda-python")
     assert memory.gpu() == ("Fake GPU", (8, 7)) and memory.stream_handle == 77
@@ -162,7 +162,7 @@ def test_pycuda_backend_and_its_graph_refusal(monkeypatch):
     pycuda.driver = driver
     monkeypatch.setitem(sys.modules, "pycuda", pycuda)
     monkeypatch.setitem(sys.modules, "pycuda.driver", driver)
-    from hsnet_deploy.runtime.cuda_memory import open_device_memory
+    from hsnet_deploy.runtime.tensorrt.cuda_memory import open_device_memory
 
     memory = open_device_memory("pycuda")
     assert memory.gpu() == ("Orin", (8, 7)) and memory.stream_handle == 5 and log[:2] == ["init", "push"]

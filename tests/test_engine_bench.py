@@ -13,9 +13,9 @@ pytest.importorskip("onnxruntime")
 from tensorrt_standin import install  # noqa: E402
 from test_runtime_fake_graphs import make_episode_graph, make_split_graphs  # noqa: E402
 
-from hsnet_deploy.benchmarks.tensorrt_timing import layer_precisions, precision_of_format, summary  # noqa: E402
+from hsnet_deploy.runtime.tensorrt.timing import layer_precisions, precision_of_format, summary  # noqa: E402
 from hsnet_deploy.cli import main  # noqa: E402
-from hsnet_deploy.export.engine_build import build_engines  # noqa: E402
+from hsnet_deploy.runtime.tensorrt.engine_build import build_engines  # noqa: E402
 
 
 def test_precision_of_inspector_formats_10_and_11():

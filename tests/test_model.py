@@ -62,7 +62,7 @@ def test_resnet50_pyramid_at_400(random_hsnet):
 
 
 def test_invalid_image_size_is_a_clear_error(random_hsnet):
-    from hsnet_deploy.hsnet.image_size import check_image_size, squeezed_support_sizes
+    from hsnet_deploy.runtime.image_size import check_image_size, squeezed_support_sizes
 
     for backbone in ("vgg16", "resnet50", "resnet101"):
         for size in (96, 128, 384, 400):

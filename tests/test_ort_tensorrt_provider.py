@@ -19,7 +19,7 @@ onnx = pytest.importorskip("onnx")
 from test_runtime_fake_graphs import make_episode_graph  # noqa: E402
 
 from hsnet_deploy.errors import UserError  # noqa: E402
-from hsnet_deploy.export.engine_profiles import ShapeRange, parse_profile, profile_shapes  # noqa: E402
+from hsnet_deploy.runtime.tensorrt.profiles import ShapeRange, parse_profile, profile_shapes  # noqa: E402
 from hsnet_deploy.runtime import RuntimeOptions, loaders  # noqa: E402
 from hsnet_deploy.runtime.backends import make_runners  # noqa: E402
 from hsnet_deploy.runtime.graph_contract import GraphInfo  # noqa: E402
@@ -233,7 +233,7 @@ def test_run_through_the_tensorrt_ep(tmp_path, use_ort, run_cli):
 @pytest.mark.parametrize(
     "extra, message",
     [
-        (["--memory", "cupy"], "--memory applies only to .engine models"),
+        (["--memory", "pycuda"], "--memory applies only to .engine models"),
         (["--cuda-graph"], "--cuda-graph applies only to .engine models"),
         (["--ort-tensorrt-cache", "CACHE", "--device", "cpu"], "device 'cpu'"),
     ],

@@ -21,13 +21,13 @@ from test_runtime_fake_graphs import make_episode_graph, make_split_graphs  # no
 
 from hsnet_deploy.cli import main  # noqa: E402
 from hsnet_deploy.errors import UserError  # noqa: E402
-from hsnet_deploy.export.build_options import BuildOptions  # noqa: E402
-from hsnet_deploy.export.engine_build import build_engines  # noqa: E402
-from hsnet_deploy.export.engine_profiles import ShapeRange, profile_shapes  # noqa: E402
-from hsnet_deploy.export.trtexec_line import shapes_of_command  # noqa: E402
+from hsnet_deploy.runtime.tensorrt.build_options import BuildOptions  # noqa: E402
+from hsnet_deploy.runtime.tensorrt.engine_build import build_engines  # noqa: E402
+from hsnet_deploy.runtime.tensorrt.profiles import ShapeRange, profile_shapes  # noqa: E402
+from hsnet_deploy.runtime.tensorrt.trtexec_line import shapes_of_command  # noqa: E402
 from hsnet_deploy.runtime import Segmenter  # noqa: E402
 from hsnet_deploy.runtime.backends import RuntimeOptions  # noqa: E402
-from hsnet_deploy.runtime.engine_sidecar import read_engine_sidecar  # noqa: E402
+from hsnet_deploy.runtime.tensorrt.sidecar import read_engine_sidecar  # noqa: E402
 from hsnet_deploy.runtime.graph_contract import GraphInfo  # noqa: E402
 
 S = 16
@@ -221,7 +221,7 @@ def test_print_trtexec_parses_back_to_the_builders_shapes(tmp_path, capsys):
                  "--timing-cache", str(tmp_path / "c.cache"), "--trtexec", "/usr/src/tensorrt/bin/trtexec"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 4  # trtexec + sidecar, per split graph
-    from hsnet_deploy.export.engine_build import read_onnx_header
+    from hsnet_deploy.runtime.tensorrt.engine_build import read_onnx_header
 
     for line, name in zip(lines[::2], ("m.support", "m.query")):
         header = read_onnx_header(tmp_path / f"{name}.onnx")
@@ -233,7 +233,7 @@ def test_print_trtexec_parses_back_to_the_builders_shapes(tmp_path, capsys):
     assert main(["build", str(_graph(tmp_path, "k1.onnx", shots=1)), "--print-trtexec"]) == 0
     (lo, opt, hi), = {tuple(v) for v in shapes_of_command(capsys.readouterr().out.splitlines()[0]).values() if len(v[0]) == 5}
     assert lo == opt == hi == (1, 1, 3, S, S)  # K fixed at 1, B 1:1:1
-    from hsnet_deploy.export.trtexec_line import trtexec_arguments
+    from hsnet_deploy.runtime.tensorrt.trtexec_line import trtexec_arguments
 
     static = GraphInfo("episode", "resnet50", 400, 1, "random", "s.onnx", batch=1)
     argv = trtexec_arguments(tmp_path / "s.onnx", tmp_path / "s.engine", static, profile_shapes(static), BuildOptions())

@@ -26,13 +26,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 TYPED_MODULES = (  # every module that touches a TensorRT object
-    "runtime/tensorrt_runner.py",
+    "runtime/tensorrt/runner.py",
     "runtime/loaders.py",
-    "runtime/cuda_memory.py",
-    "export/tensorrt_builder.py",
-    "export/engine_build.py",
+    "runtime/tensorrt/cuda_memory.py",
+    "runtime/tensorrt/builder.py",
+    "runtime/tensorrt/engine_build.py",
     "export/sidecar_command.py",
-    "benchmarks/tensorrt_timing.py",
+    "runtime/tensorrt/timing.py",
 )
 STUB_REPAIRS = (  # (pattern, replacement, matches expected in tensorrt-stubs 10.13.0.35.1)
     (r"(\(self(?:: \w+)?, )in:", r"\1in_:", 4),
@@ -101,11 +101,11 @@ def test_tensorrt_modules_are_clean_against_the_stubs(checker):
 
 
 SEEDED = (  # (module, correct text, misspelt text, what mypy must say)
-    ("runtime/tensorrt_runner.py", ".execute_async_v3(", ".execute_asnyc_v3(", r'"IExecutionContext" has no attribute "execute_asnyc_v3"'),
-    ("runtime/tensorrt_runner.py", "live.context.set_input_shape(name, shape)", "live.context.set_input_shape(shape)", r'set_input_shape'),
-    ("export/tensorrt_builder.py", "config.builder_optimization_level = ", "config.builder_optimisation_level = ", r'"IBuilderConfig" has no attribute "builder_optimisation_level"'),
-    ("export/tensorrt_builder.py", "trt.Dims(list(lo)), trt.Dims(list(opt))", "list(lo), trt.Dims(list(opt))", r'Argument 2 to "set_shape" of "IOptimizationProfile" has incompatible type'),
-    ("benchmarks/tensorrt_timing.py", "def report_layer_time(self, layer_name: str, ms: float)", "def report_layer_time(self, layer_name: str, ms: str)", r'"report_layer_time" is incompatible with supertype "tensorrt_bindings.tensorrt.IProfiler"'),
+    ("runtime/tensorrt/runner.py", ".execute_async_v3(", ".execute_asnyc_v3(", r'"IExecutionContext" has no attribute "execute_asnyc_v3"'),
+    ("runtime/tensorrt/runner.py", "live.context.set_input_shape(name, shape)", "live.context.set_input_shape(shape)", r'set_input_shape'),
+    ("runtime/tensorrt/builder.py", "config.builder_optimization_level = ", "config.builder_optimisation_level = ", r'"IBuilderConfig" has no attribute "builder_optimisation_level"'),
+    ("runtime/tensorrt/builder.py", "trt.Dims(list(lo)), trt.Dims(list(opt))", "list(lo), trt.Dims(list(opt))", r'Argument 2 to "set_shape" of "IOptimizationProfile" has incompatible type'),
+    ("runtime/tensorrt/timing.py", "def report_layer_time(self, layer_name: str, ms: float)", "def report_layer_time(self, layer_name: str, ms: str)", r'"report_layer_time" is incompatible with supertype "tensorrt_bindings.tensorrt.IProfiler"'),
 )
 
 

@@ -183,7 +183,7 @@ def test_client_example_encodes_once_then_streams(tmp_path, model_config):
 def test_tensorrt_plans_take_their_dims_from_the_onnx_beside(tmp_path, monkeypatch, model_config):
     from tensorrt_standin import install
 
-    from hsnet_deploy.export.engine_build import build_engines
+    from hsnet_deploy.runtime.tensorrt.engine_build import build_engines
 
     install(monkeypatch)
     onnx_path = _split(tmp_path)

@@ -195,7 +195,7 @@ def test_the_write_probe_refuses_before_any_work(tmp_path, capsys, monkeypatch):
 # ---- sidecar ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("tensorrt", [None, types.ModuleType("tensorrt")], ids=["absent", "stubs-only"])
 def test_sidecar_without_tensorrt_says_so(tmp_path, capsys, monkeypatch, tensorrt):
-    from hsnet_deploy.export import engine_build
+    from hsnet_deploy.runtime.tensorrt import engine_build
 
     episode = make_episode_graph(tmp_path / "m.onnx", img_size=S)
     (tmp_path / "m.engine").write_bytes(b"plan")

@@ -79,7 +79,7 @@ def _run(settings: DemoSettings, started: float, progress: bool) -> DemoResult:
     from .passes import run_onnx_stream, run_torch_stream
     from .scores import agreement, latency_summary, stream_accuracy, torch_masks
     from .stream import draw_stream
-    from ..image_size import check_image_size
+    from ...runtime.image_size import check_image_size
 
     size, shots = settings.img_size, settings.shots
     with tqdm(total=2, desc="prepare", unit="step", disable=not progress) as bar:

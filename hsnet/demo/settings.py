@@ -83,7 +83,7 @@ def default_img_size(settings: DemoSettings) -> int:
 
 def resolve_settings(settings: DemoSettings) -> DemoSettings:
     """``settings`` checked, with the model-dependent defaults filled in (UserError if bad)."""
-    from ..image_size import check_image_size
+    from ...runtime.image_size import check_image_size
     from ..reference_model import NAME, is_reference
 
     if settings.random_weights and settings.checkpoint is not None:

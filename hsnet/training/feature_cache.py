@@ -38,7 +38,7 @@ from torch.nn import functional as F
 from ..backbone_features import backbone_spec, split_levels
 from ..correlation import NORM_EPS, level_correlation
 from ..data.episode import Episode
-from ..image_size import level_sizes
+from ...runtime.image_size import level_sizes
 from ..mask_resize import resize_masks
 
 CACHE_DTYPES = {"float16": torch.float16, "float32": torch.float32}

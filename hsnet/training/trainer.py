@@ -92,7 +92,7 @@ class Trainer:
     """Builds everything from a :class:`TrainConfig`; :meth:`fit` runs (or resumes) it."""
 
     def __init__(self, config: TrainConfig, model=None) -> None:
-        from ..image_size import check_image_size
+        from ...runtime.image_size import check_image_size
         from .seeded_model import build_model
 
         self.config = c = config

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from ..errors import UserError
-from ..runtime.engine_sidecar import (
+from ...errors import UserError
+from .sidecar import (
     KEY_BUILD_DLA_CORE,
     KEY_BUILD_MAX_SHAPES,
     KEY_BUILD_MIN_SHAPES,
@@ -33,7 +33,7 @@ from ..runtime.engine_sidecar import (
     KEY_BUILD_TOOL,
     KEY_BUILD_WORKSPACE_MIB,
 )
-from .engine_profiles import Shape, ShapeRange, format_profile
+from .profiles import Shape, ShapeRange, format_profile
 
 OPTIMIZATION_LEVELS = range(0, 6)  # TensorRT: 0 (fastest build) .. 5; default 3
 
@@ -56,7 +56,7 @@ class BuildOptions:
         if self.dla_core is not None and self.dla_core < 0:
             raise UserError(f"--dla-core must be 0 or more, got {self.dla_core}")
         if self.timing_cache is not None:
-            from ..output_paths import check_output_file
+            from ...output_paths import check_output_file
 
             check_output_file(self.timing_cache, "--timing-cache")  # read if present, then rewritten
 

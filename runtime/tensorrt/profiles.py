@@ -21,8 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping, Optional, Sequence
 
-from ..errors import UserError
-from ..runtime.graph_contract import BATCH_DIM, GRAPH_INPUTS, SHOTS_DIM, Dim, GraphInfo
+from ...errors import UserError
+from ..graph_contract import BATCH_DIM, GRAPH_INPUTS, SHOTS_DIM, Dim, GraphInfo
 
 Shape = tuple[int, ...]
 DEFAULT_SHOTS_MAX = 10  # a dynamic-K graph without a recorded range: K in 1..10

@@ -1,7 +1,6 @@
-"""Device memory, page-locked host memory, one CUDA stream, events and CUDA graphs for
-the TensorRT runner, from whichever CUDA library is installed: PyTorch (CUDA build),
-CuPy, cuda-python or pycuda (tried in that order by ``open_device_memory("auto")``).
-Each is imported only when chosen; each lives in its own ``cuda_memory_*`` module.
+"""What the TensorRT runner needs from a CUDA library: device memory, page-locked host
+memory, one CUDA stream, events and CUDA graphs. :mod:`cuda_memory` picks the library
+(cuda-python or pycuda); each implements this interface in its own ``memory_*`` module.
 
 Interface (``DeviceMemory``):
 
@@ -27,9 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import UserError
+from ...errors import UserError
 
-BACKENDS = ("auto", "torch", "cupy", "cuda-python", "pycuda")
 
 
 @dataclass
@@ -92,7 +90,7 @@ class DeviceMemory(abc.ABC):
         """Milliseconds between two recorded events (after they completed)."""
 
     def begin_capture(self) -> None:
-        raise UserError(f"the {self.name} CUDA library offers no CUDA graph capture; use --memory cuda-python, cupy or torch")
+        raise UserError(f"the {self.name} CUDA library offers no CUDA graph capture; use --memory cuda-python")
 
     def end_capture(self) -> Any:  # pragma: no cover - only after begin_capture
         raise UserError(f"the {self.name} CUDA library offers no CUDA graph capture")
@@ -105,43 +103,3 @@ class DeviceMemory(abc.ABC):
 
     def close(self) -> None:
         """Release the stream (buffers are freed by their owner)."""
-
-
-def _backend_class(name: str) -> type:
-    if name == "torch":
-        from .cuda_memory_torch import TorchDeviceMemory
-
-        return TorchDeviceMemory
-    if name == "cupy":
-        from .cuda_memory_cupy import CupyDeviceMemory
-
-        return CupyDeviceMemory
-    if name == "cuda-python":
-        from .cuda_memory_cuda_python import CudaPythonDeviceMemory
-
-        return CudaPythonDeviceMemory
-    from .cuda_memory_pycuda import PycudaDeviceMemory
-
-    return PycudaDeviceMemory
-
-
-def open_device_memory(backend: str = "auto") -> DeviceMemory:
-    """The requested CUDA library's DeviceMemory, or the first that works for "auto"."""
-    if backend not in BACKENDS:
-        raise UserError(f"unknown CUDA memory backend '{backend}' (expected one of {', '.join(BACKENDS)})")
-    names = list(BACKENDS[1:]) if backend == "auto" else [backend]
-    reasons = []
-    for name in names:
-        try:
-            memory: DeviceMemory = _backend_class(name)()
-            return memory
-        except ImportError:
-            reasons.append(f"{name}: not installed")
-        except UserError as err:
-            reasons.append(f"{name}: {err}")
-        except Exception as err:  # a library present but unable to reach a GPU
-            reasons.append(f"{name}: {type(err).__name__}: {err}")
-    raise UserError(
-        "the TensorRT runner needs a CUDA library for device memory "
-        f"(PyTorch with CUDA, CuPy, cuda-python or pycuda); none usable ({'; '.join(reasons)})"
-    )

@@ -27,9 +27,9 @@ import os
 from pathlib import Path
 from typing import Mapping, Optional
 
-from ..atomic_file import write_text_atomic
-from ..errors import UserError
-from .graph_contract import PREFIX
+from ...atomic_file import write_text_atomic
+from ...errors import UserError
+from ..graph_contract import PREFIX
 
 KEY_TENSORRT_VERSION = PREFIX + "tensorrt_version"
 KEY_GPU_NAME = PREFIX + "gpu_name"

@@ -24,9 +24,9 @@ import shlex
 from pathlib import Path
 from typing import Sequence
 
-from ..runtime.graph_contract import GraphInfo
+from ..graph_contract import GraphInfo
 from .build_options import BuildOptions
-from .engine_profiles import Shape, format_profile, parse_profile
+from .profiles import Shape, format_profile, parse_profile
 
 SHAPE_FLAGS = ("--minShapes", "--optShapes", "--maxShapes")
 

@@ -19,17 +19,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Optional, Union
 
-from ..atomic_file import atomic_paths
-from ..errors import UserError
-from ..file_digest import sha256_of_file
-from ..runtime.backends import select_graphs
-from ..runtime.engine_sidecar import KEY_ONNX_FILE, KEY_ONNX_SHA256, sidecar_path, sidecar_record, sidecar_text
-from ..runtime.graph_contract import GRAPH_KINDS, Dim, GraphInfo, split_paths
-from ..runtime.loaders import import_tensorrt, onnx_header
-from ..output_paths import check_output_file
-from ..runtime.model_files import ENGINE_SUFFIXES, input_set, resolve_model_files
+from ...atomic_file import atomic_paths
+from ...errors import UserError
+from ...file_digest import sha256_of_file
+from ..backends import select_graphs
+from .sidecar import KEY_ONNX_FILE, KEY_ONNX_SHA256, sidecar_path, sidecar_record, sidecar_text
+from ..graph_contract import GRAPH_KINDS, Dim, GraphInfo, split_paths
+from ..loaders import import_tensorrt, onnx_header
+from ...output_paths import check_output_file
+from ..model_files import ENGINE_SUFFIXES, input_set, resolve_model_files
 from .build_options import BuildOptions
-from .tensorrt_builder import BuiltEngine, ProgressFactory, build_serialized, tqdm_phase_bar
+from .builder import BuiltEngine, ProgressFactory, build_serialized, tqdm_phase_bar
 
 @dataclass(frozen=True)
 class OnnxHeader:
@@ -70,7 +70,7 @@ def engine_paths(onnx: Mapping[str, Path], output: Optional[Union[str, os.PathLi
 
 def gpu_of(memory: str) -> tuple[str, tuple[int, int]]:
     """(GPU name, compute capability) of the device engines are built for."""
-    from ..runtime.cuda_memory import open_device_memory
+    from .cuda_memory import open_device_memory
 
     device = open_device_memory(memory)
     try:

@@ -25,11 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Mapping, Optional, Sequence
 
-from ..errors import UserError
-from ..runtime.graph_contract import GRAPH_INPUTS, Dim, GraphInfo
-from ..runtime.loaders import import_tensorrt, tensorrt_major
+from ...errors import UserError
+from ..graph_contract import GRAPH_INPUTS, Dim, GraphInfo
+from ..loaders import import_tensorrt, tensorrt_major
 from .build_options import BuildOptions
-from .engine_profiles import Shape, profile_shapes
+from .profiles import Shape, profile_shapes
 
 if TYPE_CHECKING:  # pragma: no cover - types only
     import tensorrt as trt

@@ -28,7 +28,7 @@ import numpy as np
 if TYPE_CHECKING:  # pragma: no cover - types only
     import tensorrt as trt
 
-    from ..runtime.tensorrt_runner import TensorRTRunner
+    from .runner import TensorRTRunner
 
 PHASES = ("h2d_ms", "gpu_compute_ms", "d2h_ms", "host_latency_ms", "enqueue_ms", "wall_ms")
 PERCENTILES = (50, 90, 99)

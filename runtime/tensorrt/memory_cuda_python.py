@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .cuda_memory import DeviceBuffer, DeviceMemory, shaped
+from .device_memory import DeviceBuffer, DeviceMemory, shaped
 
 
 def import_cudart() -> Any:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .cuda_memory import DeviceBuffer, DeviceMemory
+from .device_memory import DeviceBuffer, DeviceMemory
 
 
 class PycudaDeviceMemory(DeviceMemory):
