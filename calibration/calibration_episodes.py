@@ -60,6 +60,12 @@ class CalibrationSource:
         split = "" if self.benchmark == "folder" else f" {TRAIN_SPLIT}"
         return f"{self.benchmark}{where}{fold}{split} (seed {self.seed})"
 
+    def feeds(self, kind: str, img_size: int, shots: int,
+              support_encoder: Optional[Callable[[dict], dict]] = None, progress: bool = False) -> list:
+        """The graph feeds of this source (export's precision pass asks for them through
+        ``PrecisionOptions.calibration``; see :func:`calibration_feeds`)."""
+        return calibration_feeds(self, kind, img_size, shots, support_encoder, progress)
+
     def open(self, shots: int):
         """The training-split dataset, or one clear UserError (missing folder, no episodes)."""
         from pathlib import Path
@@ -114,23 +120,3 @@ def calibration_feeds(source: CalibrationSource, kind: str, img_size: int, shots
             features = support_encoder({k: inputs[k] for k in ("support_imgs", "support_masks")})
             feeds.append({"query_img": inputs["query_img"], **{k: features[k] for k in SUPPORT_FEATURES}})
     return feeds
-
-
-class FeedReader:
-    """onnxruntime's ``CalibrationDataReader`` protocol over a list of feeds (rewindable)."""
-
-    def __init__(self, feeds: list[dict[str, np.ndarray]]) -> None:
-        self.feeds = feeds
-        self._next = 0
-
-    def get_next(self):
-        if self._next >= len(self.feeds):
-            return None
-        self._next += 1
-        return self.feeds[self._next - 1]
-
-    def rewind(self) -> None:
-        self._next = 0
-
-    def __len__(self) -> int:
-        return len(self.feeds)

@@ -75,8 +75,8 @@ class Int8Trials:
     def __init__(self, model, options, n_episodes: int = 100) -> None:
         from ..export.onnx_graph import Inferred
         from .calibration_episodes import calibration_feeds
-        from .node_groups import quantizable_groups
-        from .precision import _shots_for_calibration, session_function
+        from ..export.precision.node_groups import quantizable_groups
+        from ..export.precision.convert import _shots_for_calibration, session_function
 
         meta = {p.key: p.value for p in model.metadata_props}
         if meta.get("hsnet_deploy.graph") != EPISODE:
@@ -94,8 +94,8 @@ class Int8Trials:
         return [n for n, g in self.groups.items() if g not in set(float_groups)]
 
     def score(self, nodes) -> tuple[float, dict]:
-        from .int8 import quantize_int8
-        from .precision import session_function
+        from ..export.precision.int8 import quantize_int8
+        from ..export.precision.convert import session_function
 
         nodes = list(nodes)
         if not nodes:  # every group in float32: the FP32 graph itself
@@ -119,7 +119,7 @@ def measure_sensitivity(trials: Int8Trials) -> dict:
     """The per-group report of the module doc (only one group INT8 at a time)."""
     from tqdm import tqdm
 
-    from .node_groups import group_order
+    from ..export.precision.node_groups import group_order
 
     report = {"fp32_miou": trials.fp32_miou, "episodes": len(trials.pairs), "held_out": trials.held_out,
               "calibration": trials.options.calibration.describe(), "calibration_episodes": len(trials.calib),

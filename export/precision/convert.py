@@ -18,18 +18,19 @@ INT8 groups listed in ``float_groups`` (by hand, or chosen by :mod:`sensitivity`
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional, Protocol
 
-from ..errors import UserError
-from ..runtime.graph_contract import (
+from ...errors import UserError
+from ...runtime.graph_contract import (
     DYNAMIC,
     EPISODE,
     KEY_CALIBRATION_EPISODES,
     KEY_CALIBRATION_METHOD,
     KEY_CALIBRATION_SOURCE,
     KEY_GRAPH,
+    KEY_IMG_SIZE,
     KEY_ISLANDS,
     KEY_PRECISION,
     KEY_SHOTS,
@@ -37,15 +38,24 @@ from ..runtime.graph_contract import (
     QUERY,
     SUPPORT_ENCODER,
 )
-from .calibration_episodes import CalibrationSource
 from .int8 import METHODS
+
+
+class FeedSource(Protocol):
+    """Where an INT8 graph's calibration feeds come from (``calibration.CalibrationSource``:
+    episodes of a dataset's training split). Export only asks; it never opens datasets."""
+
+    def feeds(self, kind: str, img_size: int, shots: int, support_encoder: Optional[Callable[[dict], dict]],
+              progress: bool = False) -> list: ...
+
+    def describe(self) -> str: ...
 
 
 @dataclass(frozen=True)
 class PrecisionOptions:
     precision: str = "fp32"  # of the episode and query graphs
     support_precision: Optional[str] = None  # of the support encoder (default: ``precision``)
-    calibration: CalibrationSource = field(default_factory=CalibrationSource)
+    calibration: Optional["FeedSource"] = None  # where INT8 activation ranges come from
     method: str = "max"  # max | entropy | percentile
     float_groups: tuple[str, ...] = ()  # INT8 node groups kept in float32
     progress: bool = False
@@ -89,7 +99,7 @@ def _shots_for_calibration(model) -> int:
 
 def session_function(model):
     """An onnxruntime session over an in-memory model, as ``feeds -> {output: array}``."""
-    from ..runtime.loaders import OnnxSessionLoader
+    from ...runtime.loaders import OnnxSessionLoader
 
     session = OnnxSessionLoader(model).session()  # the runtime's session options (CPU fusions off)
     names = [o.name for o in session.get_outputs()]
@@ -98,7 +108,7 @@ def session_function(model):
 
 def int8_nodes(model, float_groups=()) -> list[str]:
     """The nodes INT8 quantizes in ``model``: its node groups, less ``float_groups``."""
-    from ..export.onnx_graph import Inferred
+    from ..onnx_graph import Inferred
     from .node_groups import quantizable_groups
 
     groups = quantizable_groups(model, Inferred.of(model).shapes)
@@ -127,12 +137,14 @@ def convert_graph(model, kind: str, options: PrecisionOptions, support_encoder=N
         converted = to_fp16(model)
         updates = {KEY_ISLANDS: ",".join(present)}
     else:
-        from .calibration_episodes import calibration_feeds
         from .int8 import quantize_int8
 
-        img_size = int(meta["hsnet_deploy.img_size"])
-        feeds = calibration_feeds(options.calibration, kind, img_size, _shots_for_calibration(model),
-                                  support_encoder, progress=options.progress)
+        if options.calibration is None:
+            raise UserError("INT8 needs calibration episodes: give PrecisionOptions(calibration=...), "
+                            "e.g. hsnet_deploy.calibration.CalibrationSource('synthetic')")
+        img_size = int(meta[KEY_IMG_SIZE])
+        feeds = options.calibration.feeds(kind, img_size, _shots_for_calibration(model), support_encoder,
+                                          progress=options.progress)
         converted = quantize_int8(model, feeds, options.method, nodes=int8_nodes(model, options.float_groups))
         kept = [g for g in options.float_groups if g not in present]
         updates = {
@@ -151,7 +163,7 @@ def convert_graph(model, kind: str, options: PrecisionOptions, support_encoder=N
 def check_converted(model, kind: str) -> None:
     """Every check of :func:`check_onnx` (precision included); one UserError line naming
     the failed checks if any fails (nothing is written then)."""
-    from ..export.onnx_check import check_onnx
+    from ..onnx_check import check_onnx
 
     report = check_onnx(model, source=f"{kind} graph")
     if not report.ok:
@@ -183,7 +195,7 @@ def read_graphs(path) -> dict:
     NAME.query.onnx exist, checked as one set by the runtime's rule): kind -> model."""
     import onnx
 
-    from ..runtime.model_files import resolve_model_files
+    from ...runtime.model_files import resolve_model_files
 
     files = resolve_model_files(path)  # one export, or one UserError line
     if files.backend != "onnxruntime":
@@ -207,8 +219,8 @@ def write_graphs(models: dict, path) -> dict:
     """kind -> model written to NAME.onnx / NAME.support.onnx / NAME.query.onnx, all or none."""
     import onnx
 
-    from ..atomic_file import atomic_paths
-    from ..runtime.graph_contract import split_paths
+    from ...atomic_file import atomic_paths
+    from ...runtime.graph_contract import split_paths
 
     paths = {kind: p for kind, p in split_paths(Path(path)).items() if kind in models}
     with atomic_paths(paths) as temps:
@@ -220,9 +232,9 @@ def write_graphs(models: dict, path) -> dict:
 def check_output(source, output) -> None:
     """UserError unless ``output`` (NAME.onnx, and the split names beside it) can be written
     without touching any file of the source's input set, whichever name ``output`` gives."""
-    from ..output_paths import check_output_file
-    from ..runtime.graph_contract import split_paths
-    from ..runtime.model_files import input_set
+    from ...output_paths import check_output_file
+    from ...runtime.graph_contract import split_paths
+    from ...runtime.model_files import input_set
 
     inputs = input_set(source)
     for target in split_paths(Path(output)).values():

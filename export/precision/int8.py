@@ -31,7 +31,9 @@ import tempfile
 from pathlib import Path
 from typing import Iterable, Optional
 
-from ..errors import UserError
+import numpy as np
+
+from ...errors import UserError
 
 METHODS = ("max", "entropy", "percentile")
 QUANTIZED_OPS = ("Conv", "MatMul")
@@ -51,15 +53,14 @@ def quantize_int8(model, feeds: Optional[list], method: str = "max", nodes: Opti
                   cache_path: Optional[Path] = None, percentile: float = 99.999):
     """``model`` (FP32 onnx.ModelProto) -> its INT8 Q/DQ ModelProto.
 
-    feeds: calibration feeds (:func:`calibration_episodes.calibration_feeds`); may be None
+    feeds: calibration feeds (graph input name -> array, one dict per episode); may be None
     when ``cache_path`` holds ranges computed before with the same method. nodes: node
     names to quantize (default: every node :func:`node_groups.quantizable_groups` names).
     """
     import onnx
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
 
-    from ..export.onnx_graph import Inferred
-    from .calibration_episodes import FeedReader
+    from ..onnx_graph import Inferred
     from .node_groups import quantizable_groups
 
     calibrate = _calibration_method(method)
@@ -92,3 +93,23 @@ def quantize_int8(model, feeds: Optional[list], method: str = "max", nodes: Opti
         finally:
             logging.getLogger().setLevel(quiet)
         return onnx.load(str(out))
+
+
+class FeedReader:
+    """onnxruntime's ``CalibrationDataReader`` protocol over a list of feeds (rewindable)."""
+
+    def __init__(self, feeds: list[dict[str, np.ndarray]]) -> None:
+        self.feeds = feeds
+        self._next = 0
+
+    def get_next(self):
+        if self._next >= len(self.feeds):
+            return None
+        self._next += 1
+        return self.feeds[self._next - 1]
+
+    def rewind(self) -> None:
+        self._next = 0
+
+    def __len__(self) -> int:
+        return len(self.feeds)

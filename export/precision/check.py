@@ -29,8 +29,8 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from ..export.onnx_graph import consumers, producers
-from ..runtime.graph_contract import KEY_ISLANDS, KEY_PRECISION
+from ..onnx_graph import consumers, producers
+from ...runtime.graph_contract import KEY_ISLANDS, KEY_PRECISION
 from .node_groups import PASS_THROUGH, island_nodes, node_key, quantizable_groups
 
 FLOAT16 = onnx.TensorProto.FLOAT16

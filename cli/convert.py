@@ -43,7 +43,7 @@ OPTION_RULES = PRECISION_RULES
 def add_precision_arguments(parser, default: str = "fp32") -> None:
     from ..runtime.graph_contract import PRECISIONS
     from .calibration_episodes import CALIBRATION_BENCHMARKS, DEFAULT_EPISODES
-    from .int8 import METHODS
+    from ..export.precision.int8 import METHODS
 
     parser.add_argument("--precision", choices=PRECISIONS, default=default,
                         help=f"precision of the episode and query graphs (default {default})")
@@ -80,7 +80,7 @@ def precision_options(args, img_size: int):
     before any work, with the graph's size, to check them)."""
     from ..errors import UserError
     from .calibration_episodes import CalibrationSource
-    from .precision import PrecisionOptions
+    from ..export.precision.convert import PrecisionOptions
 
     if args.calib_benchmark in ("pascal", "coco") and not 0 <= args.calib_fold <= 3:
         raise UserError(f"--calib-fold {args.calib_fold} does not exist: folds are 0, 1, 2, 3")
@@ -124,7 +124,7 @@ def check_groups(models: dict, groups) -> None:
     """UserError for a group name no graph has (a typo in --int8-keep)."""
     from ..errors import UserError
     from ..export.onnx_graph import Inferred
-    from .node_groups import group_order, quantizable_groups
+    from ..export.precision.node_groups import group_order, quantizable_groups
 
     known = set()
     for model in models.values():
@@ -137,7 +137,7 @@ def check_groups(models: dict, groups) -> None:
 
 def apply_precision(models: dict, args, img_size: int) -> dict:
     """FP32 graphs (kind -> ModelProto) -> converted graphs, as the options ask."""
-    from .precision import convert_graphs, with_float_groups
+    from ..export.precision.convert import convert_graphs, with_float_groups
 
     options = precision_options(args, img_size)
     if not options.converts:
@@ -163,7 +163,7 @@ def run(args) -> int:
     import time
     from pathlib import Path
 
-    from .precision import check_output, read_graphs, write_graphs
+    from ..export.precision.convert import check_output, read_graphs, write_graphs
 
     from ..errors import UserError
     from ..runtime.model_files import check_input_file, check_split_set, resolve_model_files

@@ -37,7 +37,7 @@ import math
 import re
 from typing import TYPE_CHECKING, Mapping, Optional
 
-from ..runtime.graph_contract import KEY_IMG_SIZE
+from ...runtime.graph_contract import KEY_IMG_SIZE
 
 if TYPE_CHECKING:  # onnx is imported by the functions that read graphs: learner_block needs none
     import onnx
@@ -71,7 +71,7 @@ def node_key(node: "onnx.NodeProto") -> str:
 
 def island_nodes(model: "onnx.ModelProto") -> dict[str, str]:
     """Node key -> island (one of :data:`ISLANDS`) for every node that must stay float32."""
-    from ..export.onnx_graph import computed_only_from, downstream
+    from ..onnx_graph import computed_only_from, downstream
 
     graph = model.graph
     islands: dict[str, str] = {}
@@ -91,7 +91,7 @@ def island_nodes(model: "onnx.ModelProto") -> dict[str, str]:
 
 
 def _l2_norm_nodes(graph: "onnx.GraphProto") -> list[str]:
-    from ..export.onnx_graph import consumers
+    from ..onnx_graph import consumers
 
     users = consumers(graph)
     keys = []
@@ -137,7 +137,7 @@ def quantizable_groups(model: "onnx.ModelProto", shapes: Mapping[str, list]) -> 
 
     shapes: inferred dims of the graph's tensors (``onnx_graph.Inferred.shapes``).
     """
-    from ..export.onnx_graph import data_free_tensors, producers
+    from ..onnx_graph import data_free_tensors, producers
 
     meta = {p.key: p.value for p in model.metadata_props}
     img_size = int(meta.get(KEY_IMG_SIZE, "0") or 0)
