@@ -32,7 +32,16 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Mapping
 
-from .staged_forward import CORRELATION, DECODER, MIX, QUERY_BACKBONE, SQUEEZE, SUPPORT_BACKBONE, UNATTRIBUTED
+from .staged_forward import (
+    CORRELATION,
+    DECODER,
+    MIX,
+    QUERY_BACKBONE,
+    SQUEEZE,
+    SUPPORT_BACKBONE,
+    UNATTRIBUTED,
+)
+
 PIPELINE = (QUERY_BACKBONE, SUPPORT_BACKBONE, CORRELATION, SQUEEZE, MIX, DECODER)  # data-flow order
 _LEARNER_STAGES = (SQUEEZE, MIX, DECODER)
 _MIX_LEVEL_OPS = {"MatMul", "FusedMatMul", "Add", "ReduceMean"}
@@ -41,7 +50,7 @@ SUPPORT_IMAGE_INPUTS = frozenset({"support_imgs", "support_masks"})
 
 
 def _block_stage(name: str):
-    from ..calibration import node_groups  # one parser of the learner's module paths
+    from ..export.precision import node_groups  # one parser of the learner's module paths
 
     block = node_groups.learner_block(name)
     if block is None:

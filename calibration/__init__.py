@@ -14,15 +14,9 @@
 
 from __future__ import annotations
 
-from ..lazy_exports import lazy_getattr
+from ..lazy_exports import lazy_exports
 
-_LAZY = {
-    "CalibrationSource": "calibration_episodes",
-    "calibration_feeds": "calibration_episodes",
-    "measure_sensitivity": "sensitivity",
-    "Int8Trials": "sensitivity",
-}
-
-__all__ = sorted(_LAZY)
-
-__getattr__ = lazy_getattr(__name__, _LAZY)
+__getattr__, __all__ = lazy_exports(
+    __name__,
+    calibration_episodes="CalibrationSource calibration_feeds", sensitivity="measure_sensitivity Int8Trials",
+)

@@ -32,7 +32,7 @@ from typing import Optional
 import numpy as np
 
 from ..errors import UserError
-from ..runtime.graph_contract import EPISODE
+from ..runtime.graph_contract import EPISODE, KEY_GRAPH, KEY_IMG_SIZE, metadata_of
 
 
 def _held_out_episodes(options, shots: int, n_episodes: int, img_size: int):
@@ -74,14 +74,14 @@ class Int8Trials:
 
     def __init__(self, model, options, n_episodes: int = 100) -> None:
         from ..export.onnx_graph import Inferred
-        from .calibration_episodes import calibration_feeds
+        from ..export.precision.convert import calibration_shots, session_function
         from ..export.precision.node_groups import quantizable_groups
-        from ..export.precision.convert import _shots_for_calibration, session_function
+        from .calibration_episodes import calibration_feeds
 
-        meta = {p.key: p.value for p in model.metadata_props}
-        if meta.get("hsnet_deploy.graph") != EPISODE:
+        meta = metadata_of(model)
+        if meta.get(KEY_GRAPH) != EPISODE:
             raise UserError("sensitivity analysis runs on the episode graph (NAME.onnx)")
-        img_size, shots = int(meta["hsnet_deploy.img_size"]), _shots_for_calibration(model)
+        img_size, shots = int(meta[KEY_IMG_SIZE]), calibration_shots(model)
         self.model, self.options = model, options
         self.groups = quantizable_groups(model, Inferred.of(model).shapes)  # node -> group
         self.pairs, self.class_ids, self.held_out = _held_out_episodes(options, shots, n_episodes, img_size)
@@ -94,8 +94,8 @@ class Int8Trials:
         return [n for n, g in self.groups.items() if g not in set(float_groups)]
 
     def score(self, nodes) -> tuple[float, dict]:
-        from ..export.precision.int8 import quantize_int8
         from ..export.precision.convert import session_function
+        from ..export.precision.int8 import quantize_int8
 
         nodes = list(nodes)
         if not nodes:  # every group in float32: the FP32 graph itself

@@ -12,20 +12,10 @@ Importing this package is cheap: torch and onnx load on first use of a function.
 
 from __future__ import annotations
 
-from ..lazy_exports import lazy_getattr
+from ..lazy_exports import lazy_exports
 
-_LAZY = {
-    "export_onnx": "onnx_export",
-    "export_split": "onnx_export",
-    "build_onnx": "onnx_export",
-    "split_paths": "onnx_export",
-    "ExportCheckFailed": "onnx_export",
-    "ExportOptions": "export_options",
-    "check_onnx": "onnx_check",
-    "Report": "check_report",
-    "CheckResult": "check_report",
-}
-
-__all__ = sorted(_LAZY)
-
-__getattr__ = lazy_getattr(__name__, _LAZY)
+__getattr__, __all__ = lazy_exports(
+    __name__,
+    onnx_export="export_onnx export_split build_onnx split_paths ExportCheckFailed",
+    export_options="ExportOptions", onnx_check="check_onnx", check_report="Report CheckResult",
+)

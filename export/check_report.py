@@ -6,8 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from ..runtime.graph_contract import (DEFAULT_PRECISION, KEY_BACKBONE, KEY_GRAPH, KEY_IMG_SIZE, KEY_ISLANDS,
-                                      KEY_PRECISION, KEY_SHOTS)
+from ..runtime.graph_contract import (
+    DEFAULT_PRECISION,
+    KEY_BACKBONE,
+    KEY_GRAPH,
+    KEY_IMG_SIZE,
+    KEY_ISLANDS,
+    KEY_PRECISION,
+    KEY_SHOTS,
+)
 
 
 @dataclass

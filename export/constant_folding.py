@@ -33,7 +33,14 @@ import onnx
 from onnx import helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
 
-from .onnx_graph import QDQ_OPS, Inferred, constant_node_value, is_weight_upcast, remove_dead_nodes, rename_uses
+from .onnx_graph import (
+    QDQ_OPS,
+    Inferred,
+    constant_node_value,
+    is_weight_upcast,
+    remove_dead_nodes,
+    rename_uses,
+)
 
 # Folding one of these would copy a (possibly large) value without saving any work at run
 # time; Q/DQ must stay explicit (see the module docstring).

@@ -1,7 +1,7 @@
 """What one export is asked to produce, validated in one place: :class:`ExportOptions`.
 
     ExportOptions(graph="episode", img_size=400, shots=1, dynamic_batch=True, opset=17,
-                  checkpoint_sha256="random", shots_range=None, precision="fp32", progress=False)
+                  checkpoint_sha256=None, shots_range=None, progress=False)
 
 graph            episode | support_encoder | query            (the contract's kinds)
 img_size         H = W of the graph; None (the default): the size the model was trained at when
@@ -14,8 +14,10 @@ dynamic_batch    B dynamic, else fixed at 1
 opset            ai.onnx opset, :data:`MIN_OPSET`..:data:`MAX_OPSET`
 checkpoint_sha256  digest of the weights' file, or "random"; None (the default): what the model
                  records (``hsnet.provenance``: the file ``load_hsnet`` read, "random" otherwise)
-precision        fp32 | fp16 | int8 (the contract's); only fp32 is implemented so far
 progress         show a progress bar while exporting
+
+The precision is not an option of one graph: the precision stage converts the set of
+graphs after these passes (``onnx_export.build_graphs``, :mod:`precision`).
 
 Every bad value is a :class:`~hsnet_deploy.errors.UserError` raised when the options are
 made, so a mistake fails before anything is traced. The contract's helpers give the
@@ -32,10 +34,8 @@ from typing import Optional
 
 from ..errors import UserError
 from ..runtime.graph_contract import (
-    DEFAULT_PRECISION,
     EPISODE,
     GRAPH_KINDS,
-    PRECISIONS,
     RANDOM_CHECKPOINT,
     dynamic_axes,
     graph_metadata,
@@ -46,7 +46,6 @@ from ..runtime.graph_contract import (
 MIN_OPSET, MAX_OPSET = 17, 20  # tested range; torch's tracer stops at 20, TensorRT 10 parses 9..24
 DEFAULT_OPSET = 17
 DEFAULT_IMG_SIZE = 400  # the paper's size, for a model that records none
-IMPLEMENTED_PRECISIONS = (DEFAULT_PRECISION,)  # fp32; a precision stage (FP16 AutoCast, INT8 Q/DQ) adds the others
 
 
 @dataclass(frozen=True)
@@ -58,7 +57,6 @@ class ExportOptions:
     opset: int = DEFAULT_OPSET
     checkpoint_sha256: Optional[str] = None  # None: the model's own record (for_model)
     shots_range: Optional[tuple[int, int]] = None
-    precision: str = DEFAULT_PRECISION
     progress: bool = False
 
     def __post_init__(self) -> None:
@@ -87,11 +85,6 @@ class ExportOptions:
         if self.checkpoint_sha256 is not None and not valid_checkpoint_digest(self.checkpoint_sha256):
             return (f"checkpoint_sha256 must be 64 lowercase hex digits or {RANDOM_CHECKPOINT!r}, "
                     f"got {self.checkpoint_sha256!r}")
-        if self.precision not in PRECISIONS:
-            return f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}"
-        if self.precision not in IMPLEMENTED_PRECISIONS:
-            return (f"precision {self.precision!r}: the precision stage is not implemented yet "
-                    f"(export supports {', '.join(IMPLEMENTED_PRECISIONS)})")
         return ""
 
     def check_backbone(self, backbone: str) -> None:
@@ -128,5 +121,5 @@ class ExportOptions:
         """The contract's metadata record of this graph."""
         return graph_metadata(
             self.graph, backbone, self.img_size, self.shots, self.opset, self.checkpoint_sha256,
-            self.shots_range, self.dynamic_batch, precision=self.precision, exporter=exporter,
+            self.shots_range, self.dynamic_batch, exporter=exporter,
         )

@@ -6,7 +6,7 @@
 
 They only route to the model's own methods (``forward``, ``encode_support``,
 ``forward_with_support``), so the export traces exactly the PyTorch code the tests
-compare against; the mask is the official vote computed in the graph (:mod:`mask_vote`).
+compare against; the mask is the official vote computed in the graph (``runtime.kshot_vote.kshot_vote_graph``).
 The query graph holds only the query backbone, the correlation and the learner.
 """
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 from torch import nn
 
 from ..runtime.graph_contract import EPISODE, QUERY, SUPPORT_ENCODER
-from .mask_vote import vote_mask
+from ..runtime.kshot_vote import kshot_vote_graph as vote_mask
 
 
 class EpisodeGraph(nn.Module):

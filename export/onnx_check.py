@@ -52,10 +52,18 @@ from ..runtime.graph_contract import (
     SUPPORT_FEATURES,
     TENSOR_DTYPES,
     TENSOR_RANKS,
+    metadata_of,
     metadata_problems,
 )
 from .check_report import CheckResult, Report  # noqa: F401 - Report is part of this module's API
-from .onnx_graph import QDQ_OPS, Inferred, computed_only_from, constant_names, data_free_tensors, is_weight_upcast
+from .onnx_graph import (
+    QDQ_OPS,
+    Inferred,
+    computed_only_from,
+    constant_names,
+    data_free_tensors,
+    is_weight_upcast,
+)
 from .tensorrt_ops import TENSORRT_OPSETS, TENSORRT_SOURCE, TENSORRT_SUPPORTED_OPS
 
 MAX_RANK = 8
@@ -107,7 +115,7 @@ def check_onnx(
         source=source or (str(path) if path else model.graph.name or "model"),
         op_histogram=dict(Counter(n.op_type if not n.domain else f"{n.domain}::{n.op_type}" for n in model.graph.node)),
         opset=next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None),
-        metadata={p.key: p.value for p in model.metadata_props},
+        metadata=metadata_of(model),
         size_bytes=path.stat().st_size if path else model.ByteSize(),
     )
 
@@ -337,8 +345,8 @@ def _check_mask_resize(graph: onnx.GraphProto) -> str:
 
 
 def _check_precision(model: onnx.ModelProto, shapes, types, report: Report) -> str:
-    from ..calibration.precision_check import format_groups, precision_problems
     from ..runtime.graph_contract import KEY_PRECISION
+    from .precision.check import format_groups, precision_problems
 
     problems, groups = precision_problems(model, shapes, types)
     report.groups = format_groups(groups)

@@ -3,9 +3,11 @@
     build_onnx(model, ExportOptions(...))          -> onnx.ModelProto (nothing written)
     export_onnx(model, "hsnet.onnx", img_size=400, shots=1)               one graph
     export_split(model, "hsnet.onnx", shots=None, shots_range=(1, 10))    + .support / .query
+    export_split(model, "hsnet.onnx", precision=PrecisionOptions("int8", calibration=...))
 
 One graph is built by the passes of :mod:`pipeline` (trace -> clean -> metadata ->
-check); a graph that fails a check is never written. ``export_onnx`` / ``export_split``
+check); the precision stage (:mod:`precision`) then converts the set, as ``hsnet-deploy
+convert`` does for files exported earlier; a graph that fails a check is never written. ``export_onnx`` / ``export_split``
 take the options as keywords (those of :class:`ExportOptions`) or as ``options=``, not
 both. Files are written atomically (:mod:`hsnet_deploy.atomic_file`); the split export
 writes all three files or none.
@@ -13,17 +15,20 @@ writes all three files or none.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import TYPE_CHECKING, Optional, Sequence
 
 from ..atomic_file import atomic_path
 from ..errors import UserError
 from ..runtime.graph_contract import EPISODE, GRAPH_KINDS
 from ..runtime.graph_contract import split_paths as contract_split_paths
 from .export_options import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, ExportOptions  # noqa: F401 - re-exported
+from . import graph_files
 from .pipeline import STAGES, ExportCheckFailed, GraphState, passes_for, run_passes  # noqa: F401 - re-exported
+
+if TYPE_CHECKING:
+    from .precision.convert import PrecisionOptions
 
 
 def split_paths(path) -> dict[str, Path]:
@@ -68,43 +73,66 @@ def _progress_bar(total: int, enabled: bool):
     return tqdm(total=total, desc="export", unit="step", disable=not enabled, leave=True)
 
 
-def _write(proto, tmp: Path) -> None:
-    import onnx
+def _precision(precision) -> "Optional[PrecisionOptions]":
+    """``precision``: None / "fp32" (no stage), "fp16", "int8" or a PrecisionOptions."""
+    from .precision.convert import PrecisionOptions
 
-    onnx.save_model(proto, str(tmp))
+    if precision is None or isinstance(precision, PrecisionOptions):
+        return precision
+    if isinstance(precision, str):
+        return PrecisionOptions(precision)
+    raise TypeError(f"precision must be 'fp32', 'fp16', 'int8' or a PrecisionOptions, got {precision!r}")
 
 
-def export_onnx(model, path, options: Optional[ExportOptions] = None, **kwargs) -> Path:
+def build_graphs(model, options: ExportOptions, kinds: Sequence[str], precision=None, bar=None) -> dict:
+    """kind -> checked ModelProto of ``model``: every FP32 pass per graph, then the precision
+    stage over the set (:func:`precision.convert.convert_graphs`: an INT8 query graph is
+    calibrated on its support encoder's features, so the stage sees all graphs at once)."""
+    protos = {kind: build_onnx(model, options.for_graph(kind), bar) for kind in kinds}
+    stage = _precision(precision)
+    if stage is not None and stage.converts:
+        from .precision.convert import convert_graphs
+
+        if bar is not None:
+            bar.set_postfix_str(f"precision: {stage.precision}")
+        protos = convert_graphs(protos, stage)
+    return protos
+
+
+def export_onnx(model, path, options: Optional[ExportOptions] = None, precision=None, **kwargs) -> Path:
     """Export one graph of ``model`` (an HSNet) to ``path``; returns the path.
 
     Options (keywords, or ``options=ExportOptions(...)``): img_size (H = W, validated for
-    the backbone), shots (K, or None for a dynamic K; ``shots_range`` (min, max) is then
-    recorded for TensorRT profiles), dynamic_batch (B dynamic, else 1), opset, graph
-    ("episode" | "support_encoder" | "query"), checkpoint_sha256 (default: what the model
-    records, see ``hsnet.provenance``; "random" for untrained weights), precision ("fp32"), progress. Nothing is written unless the graph passes
+    the backbone; default the size the model was trained at, else 400), shots (K, or None
+    for a dynamic K; ``shots_range`` (min, max) is then recorded for TensorRT profiles),
+    dynamic_batch (B dynamic, else 1), opset, graph ("episode" | "support_encoder" |
+    "query"), checkpoint_sha256 (default: what the model records, see
+    ``hsnet.provenance``; "random" for untrained weights), progress. ``precision``:
+    "fp16", "int8" or a :class:`~.precision.convert.PrecisionOptions` (INT8 needs its
+    ``calibration``) runs the precision stage. Nothing is written unless the graph passes
     every check; an existing file at ``path`` is replaced only on success.
     """
-    options = _options(options, kwargs)
+    options = _options(options, kwargs).for_model(model)
     path = Path(path)
     _require_folder(path)
     with _progress_bar(len(STAGES) + 1, options.progress) as bar:
-        proto = build_onnx(model, options, bar)
+        proto = build_graphs(model, options, (options.graph,), precision, bar)[options.graph]
         bar.set_postfix_str(f"{options.graph}: write")
         with atomic_path(path) as tmp:
-            _write(proto, tmp)
+            graph_files.save_graph(proto, tmp)
         bar.update()
     return path
 
 
 def export_split(
-    model, path, options: Optional[ExportOptions] = None, kinds: Sequence[str] = GRAPH_KINDS, **kwargs
+    model, path, options: Optional[ExportOptions] = None, kinds: Sequence[str] = GRAPH_KINDS, precision=None, **kwargs
 ) -> dict[str, Path]:
     """Export the episode graph to NAME.onnx plus NAME.support.onnx and NAME.query.onnx.
 
     Same options as :func:`export_onnx` except ``graph``; ``kinds`` limits which of the
-    three are built (e.g. only the split pair). They are all built and checked first,
-    then written together: a failure anywhere leaves none of them (existing files
-    untouched). Returns kind -> path of what was written.
+    three are built (e.g. only the split pair). They are all built and checked first
+    (and converted, with ``precision``), then written together: a failure anywhere leaves
+    none of them (existing files untouched). Returns kind -> path of what was written.
     """
     if "graph" in kwargs:
         raise TypeError("export_split builds every graph kind: it takes no graph= option")
@@ -112,16 +140,13 @@ def export_split(
     if unknown or not kinds:
         raise UserError(f"unknown or no graph kinds {list(kinds)}; choose from {', '.join(GRAPH_KINDS)}")
     options = _options(options, kwargs).for_model(model)  # the digest once, for all three graphs
-    paths = {kind: p for kind, p in split_paths(path).items() if kind in kinds}
     _require_folder(split_paths(path)[EPISODE])
-    with _progress_bar(len(paths) * (len(STAGES) + 1), options.progress) as bar:
-        protos = {kind: build_onnx(model, options.for_graph(kind), bar) for kind in paths}
+    wanted = [kind for kind in GRAPH_KINDS if kind in kinds]
+    with _progress_bar(len(wanted) * (len(STAGES) + 1), options.progress) as bar:
+        protos = build_graphs(model, options, wanted, precision, bar)
         bar.set_postfix_str("write")
-        with contextlib.ExitStack() as stack:
-            temps = {kind: stack.enter_context(atomic_path(p)) for kind, p in paths.items()}
-            for kind in paths:
-                _write(protos[kind], temps[kind])
-                bar.update()
+        paths = graph_files.write_graphs(protos, path)
+        bar.update(len(paths))
     return paths
 
 

@@ -30,7 +30,16 @@ import numpy as np
 import onnx
 from onnx import helper
 
-from .onnx_graph import UNKNOWN_DIM, Dim, Inferred, add_initializer, constant_values, rename_uses, tensor_dims, unique_name
+from .onnx_graph import (
+    UNKNOWN_DIM,
+    Dim,
+    Inferred,
+    add_initializer,
+    constant_values,
+    rename_uses,
+    tensor_dims,
+    unique_name,
+)
 
 # A planned target: constant ints, or (graph input, start, end) slices of its shape.
 Piece = Union[list[int], tuple[str, int, int]]

@@ -26,7 +26,12 @@ import copy
 import io
 import warnings
 
-from ..runtime.graph_contract import EPISODE, GRAPH_INPUTS, GRAPH_OUTPUTS, SUPPORT_ENCODER
+from ..runtime.graph_contract import (
+    EPISODE,
+    GRAPH_INPUTS,
+    GRAPH_OUTPUTS,
+    SUPPORT_ENCODER,
+)
 from .export_options import ExportOptions
 
 EXAMPLE_BATCH, EXAMPLE_SHOTS = 2, 2  # traced sizes of dynamic dims (never 1: a 1 could be taken for a broadcast)

@@ -41,18 +41,10 @@ Libraries, and why (measured on the reference model, 200x200, this CPU):
 
 from __future__ import annotations
 
-from ...lazy_exports import lazy_getattr
+from ...lazy_exports import lazy_exports
 
-_LAZY = {
-    "PrecisionOptions": "convert",
-    "convert_file": "convert",
-    "convert_graphs": "convert",
-    "to_fp16": "fp16",
-    "quantize_int8": "int8",
-    "island_nodes": "node_groups",
-    "quantizable_groups": "node_groups",
-}
-
-__all__ = sorted(_LAZY)
-
-__getattr__ = lazy_getattr(__name__, _LAZY)
+__getattr__, __all__ = lazy_exports(
+    __name__,
+    convert="PrecisionOptions convert_file convert_graphs", fp16="to_fp16", int8="quantize_int8",
+    node_groups="island_nodes quantizable_groups",
+)

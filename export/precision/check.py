@@ -29,8 +29,8 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+from ...runtime.graph_contract import KEY_ISLANDS, KEY_PRECISION, metadata_of
 from ..onnx_graph import consumers, producers
-from ...runtime.graph_contract import KEY_ISLANDS, KEY_PRECISION
 from .node_groups import PASS_THROUGH, island_nodes, node_key, quantizable_groups
 
 FLOAT16 = onnx.TensorProto.FLOAT16
@@ -91,7 +91,7 @@ def _qdq_problems(model: onnx.ModelProto) -> list[str]:
 
 def precision_problems(model: onnx.ModelProto, shapes, types) -> tuple[list[str], dict[str, Counter]]:
     """(what breaks the rules of the module doc, group -> precisions) for ``model``."""
-    meta = {p.key: p.value for p in model.metadata_props}
+    meta = metadata_of(model)
     precision = meta.get(KEY_PRECISION, "fp32")
     recorded = {s.strip() for s in meta.get(KEY_ISLANDS, "").split(",") if s.strip()}
     producer = producers(model.graph)

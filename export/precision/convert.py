@@ -18,9 +18,8 @@ INT8 groups listed in ``float_groups`` (by hand, or chosen by :mod:`sensitivity`
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Callable, Optional, Protocol
+from dataclasses import dataclass, field
+from typing import Callable, Optional, Protocol, Sequence
 
 from ...errors import UserError
 from ...runtime.graph_contract import (
@@ -29,7 +28,6 @@ from ...runtime.graph_contract import (
     KEY_CALIBRATION_EPISODES,
     KEY_CALIBRATION_METHOD,
     KEY_CALIBRATION_SOURCE,
-    KEY_GRAPH,
     KEY_IMG_SIZE,
     KEY_ISLANDS,
     KEY_PRECISION,
@@ -37,6 +35,7 @@ from ...runtime.graph_contract import (
     PRECISIONS,
     QUERY,
     SUPPORT_ENCODER,
+    metadata_of,
 )
 from .int8 import METHODS
 
@@ -59,6 +58,8 @@ class PrecisionOptions:
     method: str = "max"  # max | entropy | percentile
     float_groups: tuple[str, ...] = ()  # INT8 node groups kept in float32
     progress: bool = False
+    # more float32 groups chosen from the FP32 graphs (``--int8-auto``: calibration.sensitivity)
+    choose_float_groups: Optional[Callable[[dict, "PrecisionOptions"], Sequence[str]]] = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         for value in (self.precision, self.support_precision or self.precision):
@@ -76,12 +77,9 @@ class PrecisionOptions:
         return any(self.precision_of(k) != "fp32" for k in (EPISODE, SUPPORT_ENCODER))
 
 
-def _meta(model) -> dict[str, str]:
-    return {p.key: p.value for p in model.metadata_props}
-
 
 def _set_meta(model, updates: dict[str, Optional[str]]) -> None:
-    meta = _meta(model)
+    meta = metadata_of(model)
     for key, value in updates.items():
         if value is None:
             meta.pop(key, None)
@@ -92,8 +90,9 @@ def _set_meta(model, updates: dict[str, Optional[str]]) -> None:
         model.metadata_props.add(key=key, value=value)
 
 
-def _shots_for_calibration(model) -> int:
-    shots = _meta(model).get(KEY_SHOTS, DYNAMIC)
+def calibration_shots(model) -> int:
+    """K of the calibration episodes: the graph's fixed K, or 1 for a dynamic K."""
+    shots = metadata_of(model).get(KEY_SHOTS, DYNAMIC)
     return 1 if shots == DYNAMIC else int(shots)
 
 
@@ -124,7 +123,7 @@ def convert_graph(model, kind: str, options: PrecisionOptions, support_encoder=N
     """
     from .node_groups import ISLANDS, island_nodes
 
-    meta = _meta(model)
+    meta = metadata_of(model)
     if meta.get(KEY_PRECISION, "fp32") != "fp32":
         raise UserError(f"the {kind} graph is already {meta[KEY_PRECISION]}: convert from its FP32 export")
     precision = options.precision_of(kind)
@@ -143,7 +142,7 @@ def convert_graph(model, kind: str, options: PrecisionOptions, support_encoder=N
             raise UserError("INT8 needs calibration episodes: give PrecisionOptions(calibration=...), "
                             "e.g. hsnet_deploy.calibration.CalibrationSource('synthetic')")
         img_size = int(meta[KEY_IMG_SIZE])
-        feeds = options.calibration.feeds(kind, img_size, _shots_for_calibration(model), support_encoder,
+        feeds = options.calibration.feeds(kind, img_size, calibration_shots(model), support_encoder,
                                           progress=options.progress)
         converted = quantize_int8(model, feeds, options.method, nodes=int8_nodes(model, options.float_groups))
         kept = [g for g in options.float_groups if g not in present]
@@ -156,7 +155,7 @@ def convert_graph(model, kind: str, options: PrecisionOptions, support_encoder=N
     updates[KEY_PRECISION] = precision
     converted.graph.name = model.graph.name
     converted.producer_name, converted.producer_version = model.producer_name, model.producer_version
-    _set_meta(converted, {**_meta(model), **updates})
+    _set_meta(converted, {**metadata_of(model), **updates})
     return converted  # checked by check_converted (its first check is onnx.checker's full check)
 
 
@@ -171,10 +170,31 @@ def check_converted(model, kind: str) -> None:
         raise UserError(f"the converted {kind} graph fails its checks ({failed}); nothing was written")
 
 
+def check_groups(models: dict, groups) -> None:
+    """UserError for a float group no graph has (a typo in ``--int8-keep``)."""
+    from ..onnx_graph import Inferred
+    from .node_groups import group_order, quantizable_groups
+
+    known = set()
+    for model in models.values():
+        known.update(quantizable_groups(model, Inferred.of(model).shapes).values())
+    unknown = [g for g in groups if g not in known]
+    if unknown:
+        raise UserError(f"unknown node group(s) {', '.join(map(repr, unknown))}; the graph has: "
+                        + ", ".join(group_order(known)))
+
+
 def convert_graphs(models: dict, options: PrecisionOptions) -> dict:
-    """kind -> FP32 ModelProto  ->  kind -> converted ModelProto (all checked).
+    """kind -> FP32 ModelProto  ->  kind -> converted ModelProto (all checked): the precision
+    stage of the export and of ``convert``.
 
     A query graph converted to INT8 needs the FP32 support encoder among ``models``."""
+    if not options.converts:
+        return dict(models)
+    check_groups(models, options.float_groups)
+    if options.choose_float_groups is not None:
+        chosen = tuple(options.choose_float_groups(models, options))
+        options = with_float_groups(options, tuple(dict.fromkeys(options.float_groups + chosen)))
     support_encoder = None
     if options.precision_of(QUERY) == "int8" and QUERY in models:
         if SUPPORT_ENCODER not in models:
@@ -190,63 +210,14 @@ def convert_graphs(models: dict, options: PrecisionOptions) -> dict:
     return out
 
 
-def read_graphs(path) -> dict:
-    """The FP32 export ``path`` stands for (NAME.onnx and whichever of NAME.support.onnx /
-    NAME.query.onnx exist, checked as one set by the runtime's rule): kind -> model."""
-    import onnx
-
-    from ...runtime.model_files import resolve_model_files
-
-    files = resolve_model_files(path)  # one export, or one UserError line
-    if files.backend != "onnxruntime":
-        raise UserError(f"convert takes an hsnet-deploy .onnx export, got {path}")
-    models = {}
-    for kind, candidate in files.graph_files().items():
-        try:
-            model = onnx.load(str(candidate))
-        except Exception as err:  # noqa: BLE001 - a corrupt file is one line
-            raise UserError(f"{candidate} is not a readable ONNX file ({type(err).__name__})") from None
-        recorded = _meta(model).get(KEY_GRAPH)
-        if recorded is None:
-            raise UserError(f"{candidate} is not an hsnet-deploy model (no '{KEY_GRAPH}' metadata)")
-        if recorded != kind:
-            raise UserError(f"{candidate} holds a '{recorded}' graph where a '{kind}' graph belongs")
-        models[kind] = model
-    return models
-
-
-def write_graphs(models: dict, path) -> dict:
-    """kind -> model written to NAME.onnx / NAME.support.onnx / NAME.query.onnx, all or none."""
-    import onnx
-
-    from ...atomic_file import atomic_paths
-    from ...runtime.graph_contract import split_paths
-
-    paths = {kind: p for kind, p in split_paths(Path(path)).items() if kind in models}
-    with atomic_paths(paths) as temps:
-        for kind, tmp in temps.items():
-            onnx.save_model(models[kind], str(tmp))
-    return paths
-
-
-def check_output(source, output) -> None:
-    """UserError unless ``output`` (NAME.onnx, and the split names beside it) can be written
-    without touching any file of the source's input set, whichever name ``output`` gives."""
-    from ...output_paths import check_output_file
-    from ...runtime.graph_contract import split_paths
-    from ...runtime.model_files import input_set
-
-    inputs = input_set(source)
-    for target in split_paths(Path(output)).values():
-        check_output_file(target, "-o", suffixes={".onnx"}, inputs=inputs)
-
-
 def convert_file(source, output, options: PrecisionOptions) -> dict:
     """Convert an FP32 export (NAME.onnx and its split siblings) to ``output`` (+ siblings)."""
+    from ..graph_files import check_output, read_graphs, write_graphs
+
     check_output(source, output)
     models = read_graphs(source)
     return write_graphs(convert_graphs(models, options), output)
 
 
 def with_float_groups(options: PrecisionOptions, groups) -> PrecisionOptions:
-    return dataclasses.replace(options, float_groups=tuple(groups))
+    return dataclasses.replace(options, float_groups=tuple(groups), choose_float_groups=None)

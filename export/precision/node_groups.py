@@ -37,7 +37,7 @@ import math
 import re
 from typing import TYPE_CHECKING, Mapping, Optional
 
-from ...runtime.graph_contract import KEY_IMG_SIZE
+from ...runtime.graph_contract import KEY_IMG_SIZE, metadata_of
 
 if TYPE_CHECKING:  # onnx is imported by the functions that read graphs: learner_block needs none
     import onnx
@@ -139,7 +139,7 @@ def quantizable_groups(model: "onnx.ModelProto", shapes: Mapping[str, list]) -> 
     """
     from ..onnx_graph import data_free_tensors, producers
 
-    meta = {p.key: p.value for p in model.metadata_props}
+    meta = metadata_of(model)
     img_size = int(meta.get(KEY_IMG_SIZE, "0") or 0)
     consts = data_free_tensors(model.graph)
     producer = producers(model.graph)
