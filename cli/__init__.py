@@ -1,6 +1,7 @@
 """The ``hsnet-deploy`` command: a thin layer over the Python API.
 
-Each subcommand lives beside the code it drives, in a module that defines
+The top layer: each subcommand is a module of this package (the demo and the Triton
+repository are apps here too), defining
 
 - ``HELP``: one line for ``hsnet-deploy --help``;
 - ``add_arguments(parser)``: its options;
@@ -21,24 +22,24 @@ import importlib
 import sys
 from typing import Sequence
 
-from . import __version__
-from .errors import UserError
-from .option_rules import check_option_rules, given_options
+from .. import __version__
+from ..errors import UserError
+from ..option_rules import check_option_rules, given_options
 
-# name -> module (relative to hsnet_deploy) that implements it, in the order --help lists them.
+# name -> module (relative to hsnet_deploy.cli) that implements it, in the order --help lists them.
 COMMANDS: dict[str, str] = {
-    "demo": "hsnet.demo.command",
-    "run": "runtime.command",
-    "export": "export.command",
-    "convert": "calibration.command",
-    "build": "export.build_command",
-    "sidecar": "export.sidecar_command",
-    "triton-repo": "export.triton_command",
-    "check": "export.check_command",
-    "bench": "benchmarks.command",
-    "eval": "hsnet.evaluation.command",
-    "compare": "hsnet.evaluation.compare_command",
-    "train": "hsnet.training.command",
+    "demo": "demo.command",
+    "run": "run",
+    "export": "export",
+    "convert": "convert",
+    "build": "build",
+    "sidecar": "sidecar",
+    "triton-repo": "triton_repo",
+    "check": "check",
+    "bench": "bench",
+    "eval": "eval",
+    "compare": "compare",
+    "train": "train",
 }
 
 

@@ -6,7 +6,7 @@
                                                 trtexec-style phases, per-layer time and precision)
 
 Prints the tables (measured latency and ratios to the baseline, stage breakdown, FLOPs,
-parameters, Table 5, roofline ESTIMATES); ``--json`` writes every field, ``--plot`` the
+parameters); ``--json`` writes every field, ``--plot`` the
 stage-breakdown bar chart.
 """
 
@@ -15,21 +15,20 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from pathlib import Path
 
 from ..errors import UserError
 from ..option_rules import Applies
 
 
 def _engines(args: argparse.Namespace) -> bool:
-    from .engine_bench import is_engine
+    from ..benchmarks.engine_bench import is_engine
 
     return bool(args.models) and all(is_engine(m) for m in args.models)
 
 
 OPTION_RULES = (
     Applies(("--layer-iters", "--memory", "--cuda-graph"), _engines, "to TensorRT engines (bench ENGINE ...)"),
-    Applies(("--backbone", "--img-size", "--mode", "--stage-iters", "--device", "--table5-size", "--table5-iters",
+    Applies(("--backbone", "--img-size", "--mode", "--stage-iters", "--device",
              "--threads"), lambda a: not _engines(a), "to .pt / .onnx models, not to TensorRT engines"),
 )
 
@@ -51,9 +50,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warmup", type=int, default=2, help="untimed warm-up episodes per configuration (default 2; at least 1 runs, it measures peak memory)")
     parser.add_argument("--stage-iters", type=int, default=3, help="extra episodes timing each network stage (default 3; 0 skips)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="default: cuda when PyTorch sees a GPU")
-    parser.add_argument("--table5-size", type=int, default=None,
-                        help="image size for the dense vs center-pivot learner comparison (default 128 on CPU, 400 on CUDA; 0 skips)")
-    parser.add_argument("--table5-iters", type=int, default=3, help="timed passes per learner for Table 5 (default 3)")
     parser.add_argument("--threads", type=int, default=None,
                         help="CPU threads for PyTorch and onnxruntime (default: theirs); 1 gives steadier numbers on a busy machine")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random weights and synthetic images (default 0)")
@@ -107,17 +103,16 @@ def write_json_if_asked(args: argparse.Namespace, report: dict) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .bench_session import BenchSettings, run_benchmark
-    from .report_table import format_report
-
+    from ..benchmarks.bench_session import BenchSettings, run_benchmark
+    from ..benchmarks.engine_bench import is_engine
+    from ..benchmarks.report_table import format_report
     from ..runtime.model_files import input_set
-    from .engine_bench import is_engine
 
     inputs = [p for m in args.models for p in input_set(m)]
     _check_output(args.json, "--json", ".json", inputs)
     _check_output(args.plot, "--plot", ".png", inputs)
     if args.plot:
-        from .peak_chart import peak_chart_path
+        from ..benchmarks.peak_chart import peak_chart_path
 
         _check_output(str(peak_chart_path(args.plot)), "--plot", ".png", inputs)
 
@@ -126,12 +121,10 @@ def run(args: argparse.Namespace) -> int:
         if len(engines) != len(args.models):
             raise UserError("benchmark TensorRT engines on their own (bench ENGINE ...), not mixed with .pt/.onnx models")
         return run_engines(args, engines)
-    from .model_arguments import parse_model_argument
+    from ..benchmarks.model_arguments import parse_model_argument
 
     for text in args.models:  # each MODEL names files that exist and form one export, before any work
         parse_model_argument(text)
-    if args.table5_size is not None and args.table5_size < 0:
-        raise UserError(f"--table5-size must be 0 (skip) or a valid image size, got {args.table5_size}")
     settings = BenchSettings(
         models=list(args.models),
         backbone=args.backbone,
@@ -142,8 +135,6 @@ def run(args: argparse.Namespace) -> int:
         warmup=args.warmup,
         stage_iters=args.stage_iters,
         device=args.device,
-        table5_size=args.table5_size,
-        table5_iters=args.table5_iters,
         seed=args.seed,
         threads=args.threads,
     )
@@ -151,8 +142,8 @@ def run(args: argparse.Namespace) -> int:
     print(format_report(report))
     write_json_if_asked(args, report)
     if args.plot:
-        from .peak_chart import peak_chart_path, write_peak_chart
-        from .stage_chart import write_stage_chart
+        from ..benchmarks.peak_chart import peak_chart_path, write_peak_chart
+        from ..benchmarks.stage_chart import write_stage_chart
 
         write_stage_chart(report, args.plot)
         print(f"wrote {args.plot}")
@@ -164,7 +155,11 @@ def run(args: argparse.Namespace) -> int:
 
 def run_engines(args: argparse.Namespace, engines: list) -> int:
     """``bench ENGINE ...``: trtexec-style figures, per-layer times and precisions."""
-    from .engine_bench import format_engine_report, run_engine_bench, write_layer_chart
+    from ..benchmarks.engine_bench import (
+        format_engine_report,
+        run_engine_bench,
+        write_layer_chart,
+    )
 
     if args.iters < 1 or args.layer_iters < 0 or args.warmup < 0:
         raise UserError("--iters must be at least 1, --layer-iters and --warmup at least 0")

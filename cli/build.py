@@ -49,9 +49,17 @@ def build_options(args):
 
 def print_trtexec(args, options) -> int:
     from ..runtime.graph_contract import GraphInfo
-    from ..runtime.tensorrt.engine_build import engine_paths, onnx_graphs, read_onnx_header
+    from ..runtime.tensorrt.engine_build import (
+        engine_paths,
+        onnx_graphs,
+        read_onnx_header,
+    )
     from ..runtime.tensorrt.profiles import profile_shapes
-    from ..runtime.tensorrt.trtexec_line import format_command, sidecar_arguments, trtexec_arguments
+    from ..runtime.tensorrt.trtexec_line import (
+        format_command,
+        sidecar_arguments,
+        trtexec_arguments,
+    )
 
     onnx = onnx_graphs(args.model, args.graphs)
     targets = engine_paths(onnx, args.output)
@@ -68,15 +76,16 @@ def run(args) -> int:
     options = build_options(args)
     if args.print_trtexec:
         return print_trtexec(args, options)
-    from ..runtime.tensorrt.sidecar import read_engine_sidecar
-    from ..runtime.tensorrt.engine_build import build_engines
+    from ..runtime.graph_contract import DEFAULT_PRECISION, KEY_PRECISION
     from ..runtime.tensorrt.builder import tqdm_phase_bar
+    from ..runtime.tensorrt.engine_build import build_engines
+    from ..runtime.tensorrt.sidecar import read_engine_sidecar
 
     bars = None if args.quiet else tqdm_phase_bar
     written = build_engines(args.model, options, args.output, args.graphs, args.memory, bars)
     for kind, path in written.items():
         record = read_engine_sidecar(path)
-        print(f"wrote {path} ({kind}, {record.get('hsnet_deploy.precision', 'fp32')}, TensorRT "
+        print(f"wrote {path} ({kind}, {record.get(KEY_PRECISION, DEFAULT_PRECISION)}, TensorRT "
               f"{record['hsnet_deploy.tensorrt_version']}, {record['hsnet_deploy.gpu_name']}; "
               f"profile {record['hsnet_deploy.build_min_shapes']} .. {record['hsnet_deploy.build_max_shapes']})")
     if options.timing_cache is not None:

@@ -16,10 +16,9 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from ..runtime.model_files import resolve_model_files
-    from .onnx_check import check_onnx, load_model
-
     from ..errors import UserError
+    from ..export.onnx_check import check_onnx, load_model
+    from ..runtime.model_files import resolve_model_files
 
     for path in args.models:  # a split half must come from one export with its partner (the runtime's rule)
         if resolve_model_files(path).backend != "onnxruntime":

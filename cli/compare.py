@@ -12,7 +12,7 @@ device that will use it.
 
 from __future__ import annotations
 
-from .command import episode_rules
+from .eval import episode_rules
 
 OPTION_RULES = episode_rules(lambda a: [a.model_a, a.model_b])
 
@@ -20,7 +20,7 @@ HELP = "compare two model files (.pt/.onnx/.engine, any precision) on the same e
 
 
 def add_arguments(parser) -> None:
-    from .command import add_episode_arguments
+    from .eval import add_episode_arguments
 
     parser.add_argument("model_a", metavar="A", help="model under test")
     parser.add_argument("model_b", metavar="B", help="reference model")
@@ -36,19 +36,18 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     import json
     import sys
-    from pathlib import Path
 
     from tqdm import tqdm
 
-    from ...atomic_file import write_text_atomic
-    from ...errors import UserError
-    from ...runtime import RuntimeOptions, Segmenter
-    from .command import open_benchmark, reference_defaults
-    from .compare import Comparison, check_tolerances, format_summary
-    from .evaluate import SegmenterPredictor
-
-    from ...output_paths import check_output_file
-    from ...runtime.model_files import input_set, resolve_model_files
+    from ..atomic_file import write_text_atomic
+    from ..errors import UserError
+    from ..hsnet.evaluation.compare import Comparison, check_tolerances, format_summary
+    from ..hsnet.evaluation.evaluate import SegmenterPredictor
+    from ..output_paths import check_output_file
+    from ..runtime import RuntimeOptions, Segmenter
+    from ..runtime.graph_contract import DEFAULT_PRECISION, KEY_PRECISION
+    from ..runtime.model_files import input_set, resolve_model_files
+    from .eval import open_benchmark, reference_defaults
 
     check_tolerances(args.atol, args.rtol, args.max_outside)  # before anything is loaded
     files_a, files_b = resolve_model_files(args.model_a), resolve_model_files(args.model_b)  # each one export
@@ -71,8 +70,8 @@ def run(args) -> int:
             comparison.add(a.network_logits(episode), b.network_logits(episode), episode)
         meta = {"a": seg_a.metadata, "b": seg_b.metadata}
     summary = comparison.summary()
-    print(format_summary(summary, f"{args.model_a} ({meta['a'].get('hsnet_deploy.precision', 'fp32')})",
-                         f"{args.model_b} ({meta['b'].get('hsnet_deploy.precision', 'fp32')})"))
+    print(format_summary(summary, f"{args.model_a} ({meta['a'].get(KEY_PRECISION, DEFAULT_PRECISION)})",
+                         f"{args.model_b} ({meta['b'].get(KEY_PRECISION, DEFAULT_PRECISION)})"))
     if args.json:
         report = {**summary, "a": {"path": str(args.model_a), "metadata": meta["a"]},
                   "b": {"path": str(args.model_b), "metadata": meta["b"]},

@@ -41,9 +41,12 @@ OPTION_RULES = PRECISION_RULES
 
 
 def add_precision_arguments(parser, default: str = "fp32") -> None:
-    from ..runtime.graph_contract import PRECISIONS
-    from .calibration_episodes import CALIBRATION_BENCHMARKS, DEFAULT_EPISODES
+    from ..calibration.calibration_episodes import (
+        CALIBRATION_BENCHMARKS,
+        DEFAULT_EPISODES,
+    )
     from ..export.precision.int8 import METHODS
+    from ..runtime.graph_contract import PRECISIONS
 
     parser.add_argument("--precision", choices=PRECISIONS, default=default,
                         help=f"precision of the episode and query graphs (default {default})")
@@ -78,8 +81,8 @@ def add_precision_arguments(parser, default: str = "fp32") -> None:
 def precision_options(args, img_size: int):
     """The PrecisionOptions named by the options above (UserError for a bad value; call it
     before any work, with the graph's size, to check them)."""
+    from ..calibration.calibration_episodes import CalibrationSource
     from ..errors import UserError
-    from .calibration_episodes import CalibrationSource
     from ..export.precision.convert import PrecisionOptions
 
     if args.calib_benchmark in ("pascal", "coco") and not 0 <= args.calib_fold <= 3:
@@ -106,8 +109,16 @@ def precision_options(args, img_size: int):
         synthetic_size=args.calib_synthetic_size or img_size,
     )
     keep = tuple(g.strip() for g in args.int8_keep.split(",") if g.strip())
+    chooser = None
+    if args.int8_auto:
+        from functools import partial
+
+        from ..calibration.sensitivity import choose_float_groups
+
+        chooser = partial(choose_float_groups, gate=args.int8_gate, n_episodes=args.auto_episodes,
+                          report_path=args.sensitivity_json)
     return PrecisionOptions(args.precision, args.support_precision, source, args.calib_method, keep,
-                            progress=not getattr(args, "quiet", False))
+                            progress=not getattr(args, "quiet", False), choose_float_groups=chooser)
 
 
 def _require(module: str, install: str) -> None:
@@ -118,38 +129,6 @@ def _require(module: str, install: str) -> None:
 
     if importlib.util.find_spec(module) is None:
         raise UserError(f"FP16 / INT8 conversion needs {module}, which is not installed: {install}")
-
-
-def check_groups(models: dict, groups) -> None:
-    """UserError for a group name no graph has (a typo in --int8-keep)."""
-    from ..errors import UserError
-    from ..export.onnx_graph import Inferred
-    from ..export.precision.node_groups import group_order, quantizable_groups
-
-    known = set()
-    for model in models.values():
-        known.update(quantizable_groups(model, Inferred.of(model).shapes).values())
-    unknown = [g for g in groups if g not in known]
-    if unknown:
-        raise UserError(f"unknown node group(s) {', '.join(map(repr, unknown))}; the graph has: "
-                        + ", ".join(group_order(known)))
-
-
-def apply_precision(models: dict, args, img_size: int) -> dict:
-    """FP32 graphs (kind -> ModelProto) -> converted graphs, as the options ask."""
-    from ..export.precision.convert import convert_graphs, with_float_groups
-
-    options = precision_options(args, img_size)
-    if not options.converts:
-        return models
-    check_groups(models, options.float_groups)
-    if args.int8_auto:
-        from .sensitivity import choose_float_groups
-
-        chosen = choose_float_groups(models, options, args.int8_gate, args.auto_episodes,
-                                     report_path=args.sensitivity_json)
-        options = with_float_groups(options, tuple(dict.fromkeys(options.float_groups + tuple(chosen))))
-    return convert_graphs(models, options)
 
 
 def add_arguments(parser) -> None:
@@ -163,10 +142,14 @@ def run(args) -> int:
     import time
     from pathlib import Path
 
-    from ..export.precision.convert import check_output, read_graphs, write_graphs
-
     from ..errors import UserError
-    from ..runtime.model_files import check_input_file, check_split_set, resolve_model_files
+    from ..export.graph_files import check_output, read_graphs, write_graphs
+    from ..export.precision.convert import convert_graphs
+    from ..runtime.model_files import (
+        check_input_file,
+        check_split_set,
+        resolve_model_files,
+    )
 
     source, output = check_input_file(args.model, "model"), Path(args.output)
     if source.suffix.lower() != ".onnx":
@@ -176,11 +159,12 @@ def run(args) -> int:
         raise UserError(f"--support-precision applies only to a split export; {source} has no NAME.support.onnx")
     check_output(source, output)
     info = next(iter(check_split_set(files).values()))  # read once: resolve_model_files kept them
-    if not precision_options(args, info.img_size).converts:  # every option checked before the graphs are read
+    options = precision_options(args, info.img_size)  # every option checked before the graphs are read
+    if not options.converts:
         raise UserError("--precision fp32 (and no --support-precision) converts nothing: the source is the FP32 export")
     start = time.perf_counter()
     models = read_graphs(source)
-    paths = write_graphs(apply_precision(models, args, info.img_size), output)
+    paths = write_graphs(convert_graphs(models, options), output)
     print(f"converted {source} in {time.perf_counter() - start:.1f} s:")
     for kind, path in paths.items():
         print(f"  {path}  ({path.stat().st_size / 2**20:.1f} MiB, {_precision_of(path)}, all checks passed)")

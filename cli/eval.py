@@ -27,8 +27,8 @@ NEEDS_SPLITS = ("pascal", "coco", "fss")
 
 def episode_rules(models_of):
     """Which episode option applies when (eval and compare; ``models_of(args)``: the MODELs)."""
-    from ...option_rules import Applies
-    from ...runtime.model_files import backend_of
+    from ..option_rules import Applies
+    from ..runtime.model_files import backend_of
 
     return (
         Applies(("--img-size", "--backbone"), lambda a: any(backend_of(m) == "torch" for m in models_of(a)),
@@ -41,7 +41,7 @@ def episode_rules(models_of):
 
 
 def _eval_rules():
-    from ...option_rules import Applies
+    from ..option_rules import Applies
 
     return episode_rules(lambda a: [a.model]) + (
         Applies(("--grid-episodes",), lambda a: a.grid is not None, "with --grid"),
@@ -53,7 +53,7 @@ OPTION_RULES = _eval_rules()
 
 def add_episode_arguments(parser: argparse.ArgumentParser, default_episodes: str = "all") -> None:
     """The episode options eval and compare share (benchmark, shots, sizes, device)."""
-    from ..data import BENCHMARKS
+    from ..hsnet.data import BENCHMARKS
 
     parser.add_argument("--benchmark", choices=BENCHMARKS, default="synthetic",
                         help="episode source (default synthetic: the held-out test classes)")
@@ -92,8 +92,8 @@ def open_benchmark(args: argparse.Namespace, split: str = "test"):
     """The episodes named by --benchmark/--datapath/--splits/--fold/--nshot/--seed."""
     from pathlib import Path
 
-    from ...errors import UserError
-    from ..data import open_dataset
+    from ..errors import UserError
+    from ..hsnet.data import open_dataset
 
     if args.nshot < 1:
         raise UserError(f"--nshot must be at least 1, got {args.nshot}")
@@ -120,7 +120,7 @@ def reference_defaults(args: argparse.Namespace, models: Sequence[str]) -> None:
     """The synthetic image size when none is given: the one a recorded model (the
     reference) was trained on, else 128. (Its network size needs nothing here: a model that
     records its training size runs at it unless --img-size says otherwise.)"""
-    from ..reference_model import is_reference, read_info
+    from ..hsnet.reference_model import is_reference, read_info
 
     if args.synthetic_size is None:
         recorded = [int(read_info().get("synthetic_size", 128)) for m in models if is_reference(str(m))]
@@ -132,13 +132,13 @@ def run(args: argparse.Namespace) -> int:
     import math
     import sys
 
-    from ... import __version__
-    from ...atomic_file import write_text_atomic
-    from ...errors import UserError
-    from ...output_paths import check_output_file
-    from ...runtime import RuntimeOptions, Segmenter
-    from ...runtime.model_files import input_set, resolve_model_files
-    from .evaluate import SegmenterPredictor, evaluate
+    from .. import __version__
+    from ..atomic_file import write_text_atomic
+    from ..errors import UserError
+    from ..hsnet.evaluation.evaluate import SegmenterPredictor, evaluate
+    from ..output_paths import check_output_file
+    from ..runtime import RuntimeOptions, Segmenter
+    from ..runtime.model_files import input_set, resolve_model_files
 
     if args.grid_episodes < 1:
         raise UserError("--grid-episodes must be at least 1")

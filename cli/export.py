@@ -18,11 +18,16 @@ import sys
 import time
 from pathlib import Path
 
-from ..calibration.command import PRECISION_RULES
 from ..errors import UserError
+from ..export.export_options import (
+    DEFAULT_IMG_SIZE,
+    DEFAULT_OPSET,
+    MAX_OPSET,
+    MIN_OPSET,
+)
 from ..option_rules import Applies
 from ..runtime.graph_contract import BACKBONE_NAMES, EPISODE
-from .export_options import DEFAULT_IMG_SIZE, DEFAULT_OPSET, MAX_OPSET, MIN_OPSET
+from .convert import PRECISION_RULES
 
 OPTION_RULES = PRECISION_RULES + (
     Applies(("--seed",), lambda a: a.random_weights, "with --random-weights (it seeds the random weights)"),
@@ -50,7 +55,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--split", action="store_true", help="also write NAME.support.onnx and NAME.query.onnx (cacheable support features)")
     parser.add_argument("-o", "--output", required=True, help="output file NAME.onnx")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    from ..calibration.command import add_precision_arguments
+    from .convert import add_precision_arguments
 
     add_precision_arguments(parser)
 
@@ -64,7 +69,7 @@ def parse_shots_range(text: str) -> tuple[int, int]:
 
 def output_paths(args) -> list[Path]:
     """Every file this export writes: NAME.onnx, and with --split the two graphs beside it."""
-    from .onnx_export import split_paths
+    from ..export.onnx_export import split_paths
 
     named = split_paths(args.output)  # UserError unless NAME.onnx
     return list(named.values()) if args.split else [named[EPISODE]]
@@ -72,11 +77,11 @@ def output_paths(args) -> list[Path]:
 
 def validate_args(args) -> None:
     """Every check that needs no torch, so a bad option fails at once, before any work."""
-    from ..calibration.command import precision_options
-    from ..runtime.image_size import check_image_size, check_min_side
     from ..hsnet.reference_model import is_reference, recorded_img_size
     from ..output_paths import check_output_file
+    from ..runtime.image_size import check_image_size, check_min_side
     from ..runtime.model_files import check_input_file
+    from .convert import precision_options
 
     if args.backbone is not None and args.backbone not in BACKBONE_NAMES:
         raise UserError(f"unknown backbone {args.backbone!r}; choose one of {', '.join(BACKBONE_NAMES)}")
@@ -112,8 +117,8 @@ def load_model(args):
     """The HSNet to export; it records the digest of its checkpoint (``hsnet.provenance``),
     "random" for --random-weights, and the exported metadata takes it from there."""
     from ..hsnet.checkpoint import load_hsnet
-    from ..runtime.image_size import check_image_size
     from ..hsnet.random_weights import randomize_for_testing
+    from ..runtime.image_size import check_image_size
 
     if args.random_weights:
         model = load_hsnet(args.backbone or "resnet50", None, args.backbone_weights)
@@ -127,8 +132,9 @@ def load_model(args):
 
 def run(args) -> int:
     validate_args(args)
-    from .export_options import ExportOptions
-    from .onnx_export import export_onnx, export_split
+    from ..export.export_options import ExportOptions
+    from ..export.onnx_export import export_onnx, export_split
+    from .convert import precision_options
 
     shots_range = parse_shots_range(args.dynamic_shots) if args.dynamic_shots else None
     shots = None if shots_range else args.shots
@@ -144,12 +150,11 @@ def run(args) -> int:
         graph=EPISODE, img_size=args.img_size, shots=shots, dynamic_batch=not args.fixed_batch, opset=args.opset,
         shots_range=shots_range, progress=not args.quiet,
     ).for_model(model)
-    if args.precision != "fp32" or (args.support_precision or "fp32") != "fp32":
-        paths = list(_export_converted(model, options, args).values())
-    elif args.split:
-        paths = list(export_split(model, args.output, options=options).values())
+    precision = precision_options(args, args.img_size)  # the precision stage of the same pipeline
+    if args.split:
+        paths = list(export_split(model, args.output, options=options, precision=precision).values())
     else:
-        paths = [export_onnx(model, args.output, options=options)]
+        paths = [export_onnx(model, args.output, options=options, precision=precision)]
     seconds = time.perf_counter() - start
     k = "dynamic " + args.dynamic_shots if shots_range else str(shots)
     print(f"exported {model.backbone_name} HSNet, {args.img_size}x{args.img_size}, shots {k}, "
@@ -157,15 +162,3 @@ def run(args) -> int:
     for path in paths:
         print(f"  {path}  ({path.stat().st_size / 2**20:.1f} MiB, all checks passed)")
     return 0
-
-
-def _export_converted(model, options, args):
-    """The FP32 graphs, built in memory, then converted (calibration.command) and written together."""
-    from ..calibration.command import apply_precision
-    from ..calibration.precision import write_graphs
-    from ..runtime.graph_contract import GRAPH_KINDS
-    from .onnx_export import build_onnx
-
-    kinds = GRAPH_KINDS if args.split else (EPISODE,)
-    models = {kind: build_onnx(model, options.for_graph(kind)) for kind in kinds}
-    return write_graphs(apply_precision(models, args, args.img_size), args.output)

@@ -30,11 +30,12 @@ from typing import Optional
 
 from ..errors import UserError
 from ..option_rules import Applies
-from .tensorrt.cuda_memory import BACKENDS as MEMORY_BACKENDS
-from .output_plan import OutputPlan
+from ..runtime.output_plan import OutputPlan
+from ..runtime.tensorrt.cuda_memory import BACKENDS as MEMORY_BACKENDS
+
 
 def _backend_is(*backends: str):
-    from .model_files import backend_of
+    from ..runtime.model_files import backend_of
 
     return lambda args: backend_of(args.model) in backends
 
@@ -92,7 +93,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def runtime_options(args: argparse.Namespace):
     """The command's RuntimeOptions (which option applies to which backend: OPTION_RULES)."""
-    from .backends import RuntimeOptions
+    from ..runtime.backends import RuntimeOptions
 
     return RuntimeOptions(
         device=args.device, threads=args.threads, img_size=args.img_size,
@@ -102,8 +103,8 @@ def runtime_options(args: argparse.Namespace):
 
 def load_support_set(images: list[str], masks: list[str]):
     """Decode every support image and mask once; (images, masks, names) for the Segmenter."""
-    from .images import load_image, load_mask
-    from .segmenter import check_support_pair
+    from ..runtime.images import load_image, load_mask
+    from ..runtime.segmenter import check_support_pair
 
     if len(images) != len(masks):
         raise UserError(f"{len(images)} --support but {len(masks)} --mask: give one --mask after each --support")
@@ -119,10 +120,10 @@ def load_support_set(images: list[str], masks: list[str]):
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .model_files import resolve_model_files
-    from .query_source import open_query_source
-    from .segmenter import Segmenter
-    from .stream_run import segment_stream
+    from ..runtime.model_files import resolve_model_files
+    from ..runtime.query_source import open_query_source
+    from ..runtime.segmenter import Segmenter
+    from ..runtime.stream_run import segment_stream
 
     # ---- 1. check the model path, outputs and support set before loading or writing ----
     files = resolve_model_files(args.model)

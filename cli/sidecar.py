@@ -55,12 +55,18 @@ def engine_profile(engine: "trt.ICudaEngine", info, input_dims: dict, source: st
 def write_sidecar_for(engine_path: Path, onnx_path: Path, memory: str = "auto") -> Path:
     from ..atomic_file import write_text_atomic
     from ..file_digest import sha256_of_file
-    from ..runtime.tensorrt.sidecar import KEY_ONNX_FILE, KEY_ONNX_SHA256, sidecar_path, sidecar_record, sidecar_text
     from ..runtime.graph_contract import GraphInfo
     from ..runtime.loaders import EngineLoader, import_tensorrt
-    from ..runtime.tensorrt.build_options import BuildOptions
     from ..runtime.model_files import ENGINE_SUFFIXES, check_input_file
+    from ..runtime.tensorrt.build_options import BuildOptions
     from ..runtime.tensorrt.engine_build import gpu_of, read_onnx_header
+    from ..runtime.tensorrt.sidecar import (
+        KEY_ONNX_FILE,
+        KEY_ONNX_SHA256,
+        sidecar_path,
+        sidecar_record,
+        sidecar_text,
+    )
 
     if engine_path.suffix.lower() not in ENGINE_SUFFIXES:
         raise UserError(f"{engine_path} is not a TensorRT engine file name (an .engine or .plan file)")

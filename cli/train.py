@@ -20,7 +20,7 @@ HELP = "train HSNet's learner episodically on a frozen backbone (1-shot, Adam, c
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from ..data import BENCHMARKS
+    from ..hsnet.data import BENCHMARKS
 
     parser.add_argument("--out", required=True, metavar="DIR", help="run folder (checkpoints, state, log)")
     parser.add_argument("--benchmark", choices=BENCHMARKS, default="synthetic",
@@ -62,9 +62,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace):
-    from ...errors import UserError
-    from .episode_sources import DataConfig, check_path
-    from .trainer import TrainConfig
+    from ..errors import UserError
+    from ..hsnet.training.episode_sources import DataConfig, check_path
+    from ..hsnet.training.trainer import TrainConfig
 
     if args.benchmark in ("pascal", "coco") and not 0 <= args.fold <= 3:
         raise UserError(f"--fold {args.fold} does not exist for {args.benchmark}: folds are 0, 1, 2, 3")
@@ -86,7 +86,7 @@ def config_from_args(args: argparse.Namespace):
 
 def set_threads(threads) -> None:
     """``torch.set_num_threads`` for --threads (None: leave PyTorch's default)."""
-    from ...errors import UserError
+    from ..errors import UserError
 
     if threads is None:
         return
@@ -98,7 +98,7 @@ def set_threads(threads) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .trainer import Trainer
+    from ..hsnet.training.trainer import Trainer
 
     config = config_from_args(args)
     set_threads(args.threads)

@@ -6,7 +6,7 @@
 
 Everything is checked before anything is written (the options, that MODEL is one half of a
 split pair of one export, that REPO is new and its folder writable): see
-:func:`~hsnet_deploy.export.triton_repository.write_repository`.
+:func:`~hsnet_deploy.cli.triton.repository.write_repository`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,11 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from .triton_repository import load_model_config_class, parse_config, write_repository
+    from .triton.repository import (
+        load_model_config_class,
+        parse_config,
+        write_repository,
+    )
 
     written = write_repository(args.model, args.output, args.max_batch_size, args.instances, "KIND_CPU" if args.cpu else "KIND_GPU")
     model_config = load_model_config_class(required=False)

@@ -1,5 +1,5 @@
 """``hsnet-deploy demo``: the deployment path in about a minute (a thin layer over
-:func:`hsnet_deploy.hsnet.demo.pipeline.run_demo`).
+:func:`hsnet_deploy.cli.demo.pipeline.run_demo`).
 
 The shipped reference model -> ONNX export of the split graphs -> a stream of held-out
 synthetic queries against one cached support set through the torch-free runtime ->
@@ -12,9 +12,14 @@ import argparse
 import textwrap
 from pathlib import Path
 
+from ...hsnet.reference_model import WARNING
 from ...option_rules import Applies
-from .settings import DEFAULT_GRID_ROWS, DEFAULT_QUERIES, DEFAULT_THREADS, FALLBACK_IMG_SIZE
-from ..reference_model import WARNING
+from .settings import (
+    DEFAULT_GRID_ROWS,
+    DEFAULT_QUERIES,
+    DEFAULT_THREADS,
+    FALLBACK_IMG_SIZE,
+)
 
 HELP = "the deployment path in about a minute: shipped model -> ONNX -> torch-free runtime on synthetic queries"
 
@@ -84,9 +89,9 @@ OPTION_RULES = (
 def write_images(args: argparse.Namespace) -> int:
     """``--write-images DIR``: the held-out synthetic classes in the folder layout, at the
     reference model's synthetic size unless --img-size says otherwise."""
+    from ...hsnet.data.synthetic import SyntheticFewShot
+    from ...hsnet.reference_model import read_info
     from ...output_paths import check_output_folder
-    from ..data.synthetic import SyntheticFewShot
-    from ..reference_model import read_info
 
     root = check_output_folder(args.write_images, "--write-images")
     size = args.img_size or int(read_info().get("synthetic_size", FALLBACK_IMG_SIZE))

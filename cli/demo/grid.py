@@ -13,14 +13,14 @@ from typing import Sequence
 
 import numpy as np
 
-from .stream import DemoStream
+from ...hsnet.data.held_out_stream import DemoStream
 
 
 def render_demo_grid(stream: DemoStream, masks: Sequence[np.ndarray], rows: int, label: str, tile: int = 160):
     """The first ``rows`` queries as a PIL RGB image (rows stacked top to bottom)."""
     from PIL import Image
 
-    from ..evaluation.episode_grid import render_episode_grid
+    from ...hsnet.evaluation.episode_grid import render_episode_grid
 
     pictures = []
     for i in range(min(rows, len(stream.queries))):

@@ -37,12 +37,12 @@ class DemoModel:
 
 def load_demo_model(checkpoint: str | None, random_weights: bool, seed: int) -> DemoModel:
     """Load (or draw) the model of resolved settings: ``checkpoint`` None iff random."""
+    from ...hsnet.checkpoint import file_sha256, load_hsnet
+    from ...hsnet.reference_model import WARNING, is_reference
     from ...runtime.graph_contract import RANDOM_CHECKPOINT
-    from ..checkpoint import file_sha256, load_hsnet
-    from ..reference_model import WARNING, is_reference
 
     if random_weights:
-        from ..random_weights import randomize_for_testing
+        from ...hsnet.random_weights import randomize_for_testing
 
         model = randomize_for_testing(load_hsnet("resnet50"), seed)
         return DemoModel(model.eval(), "random", f"random (seed {seed})", RANDOM_CHECKPOINT, RANDOM_WHAT)

@@ -19,7 +19,7 @@ from typing import List, Optional
 
 import numpy as np
 
-from .stream import DemoStream
+from ...hsnet.data.held_out_stream import DemoStream
 
 BATCH = 4  # queries per graph call in the untimed passes (the graphs have a dynamic batch)
 

@@ -73,13 +73,13 @@ def _run(settings: DemoSettings, started: float, progress: bool) -> DemoResult:
     from tqdm import tqdm
 
     from ...export.onnx_export import export_split
+    from ...hsnet.data.held_out_stream import draw_stream
     from ...runtime.graph_contract import QUERY, SUPPORT_ENCODER
+    from ...runtime.image_size import check_image_size
     from .grid import write_demo_grid
     from .model import load_demo_model
     from .passes import run_onnx_stream, run_torch_stream
     from .scores import agreement, latency_summary, stream_accuracy, torch_masks
-    from .stream import draw_stream
-    from ...runtime.image_size import check_image_size
 
     size, shots = settings.img_size, settings.shots
     with tqdm(total=2, desc="prepare", unit="step", disable=not progress) as bar:

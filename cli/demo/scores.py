@@ -17,8 +17,8 @@ from typing import List, Sequence
 
 import numpy as np
 
+from ...hsnet.data.held_out_stream import DemoStream
 from ...runtime.postprocess import postprocess
-from .stream import DemoStream
 
 
 def latency_summary(seconds: Sequence[float]) -> dict:
@@ -38,7 +38,7 @@ def latency_summary(seconds: Sequence[float]) -> dict:
 
 def stream_accuracy(stream: DemoStream, masks: Sequence[np.ndarray]) -> dict:
     """Official mIoU and FB-IoU (x 100) of the stream's predictions at original size."""
-    from ..evaluation.metrics import MIoUAccumulator
+    from ...hsnet.evaluation.metrics import MIoUAccumulator
 
     accumulator = MIoUAccumulator([stream.class_id])
     for episode, mask in zip(stream.queries, masks):

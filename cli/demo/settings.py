@@ -48,7 +48,7 @@ class DemoSettings:
 
     @property
     def uses_reference(self) -> bool:
-        from ..reference_model import is_reference
+        from ...hsnet.reference_model import is_reference
 
         return not self.random_weights and is_reference(self.checkpoint)
 
@@ -75,7 +75,7 @@ def _check_runtime_installed() -> None:
 def default_img_size(settings: DemoSettings) -> int:
     """The reference model's training size, read from its record; else the fallback."""
     if settings.uses_reference:
-        from ..reference_model import read_info
+        from ...hsnet.reference_model import read_info
 
         return int(read_info()["img_size"])
     return FALLBACK_IMG_SIZE
@@ -83,8 +83,8 @@ def default_img_size(settings: DemoSettings) -> int:
 
 def resolve_settings(settings: DemoSettings) -> DemoSettings:
     """``settings`` checked, with the model-dependent defaults filled in (UserError if bad)."""
+    from ...hsnet.reference_model import NAME, is_reference
     from ...runtime.image_size import check_image_size
-    from ..reference_model import NAME, is_reference
 
     if settings.random_weights and settings.checkpoint is not None:
         raise UserError("--checkpoint and --random-weights exclude each other")

@@ -79,9 +79,8 @@ def main(argv=None) -> int:
     if len(args.support) != len(args.mask):
         parser.error("give one --mask per --support")
     triton = _import_triton(parser)
-    from PIL import Image
-
     from hsnet_deploy.runtime.images import load_image, load_mask
+    from PIL import Image
 
     client = triton.InferenceServerClient(url=args.url)
     features = encode_support(client, triton, [load_image(p) for p in args.support], [load_mask(p) for p in args.mask], args.size)

@@ -37,17 +37,31 @@ import tempfile
 from pathlib import Path
 from typing import Mapping, Optional, Sequence, Union
 
-from ..errors import UserError
-from ..runtime.graph_contract import (
-    BATCH_DIM, EPISODE, GRAPH_INPUTS, GRAPH_OUTPUTS, QUERY, SUPPORT_ENCODER, TENSOR_DTYPES, GraphInfo, split_paths,
+from ...errors import UserError
+from ...runtime.graph_contract import (
+    BATCH_DIM,
+    EPISODE,
+    GRAPH_INPUTS,
+    GRAPH_OUTPUTS,
+    QUERY,
+    SUPPORT_ENCODER,
+    TENSOR_DTYPES,
+    GraphInfo,
+    split_paths,
 )
-from ..runtime.model_files import BACKEND_BY_SUFFIX, ModelFiles, check_split_set, graph_info, resolve_model_files
+from ...runtime.model_files import (
+    BACKEND_BY_SUFFIX,
+    ModelFiles,
+    check_split_set,
+    graph_info,
+    resolve_model_files,
+)
 
 MODEL_NAMES = {SUPPORT_ENCODER: "hsnet_support_encoder", QUERY: "hsnet_query"}
 PLATFORMS = {"onnxruntime": ("onnxruntime_onnx", "model.onnx"), "tensorrt": ("tensorrt_plan", "model.plan")}
 TRITON_TYPES = {"float32": "TYPE_FP32", "uint8": "TYPE_UINT8", "float16": "TYPE_FP16"}
 INSTANCE_KINDS = ("KIND_GPU", "KIND_CPU")
-CLIENT_EXAMPLE = Path(__file__).with_name("triton_client_example.py")
+CLIENT_EXAMPLE = Path(__file__).with_name("client_example.py")
 CLIENT_SIZE_LINE = "IMG_SIZE = None  # the export's image size: hsnet-deploy triton-repo writes it here"
 
 
@@ -55,7 +69,7 @@ def graph_dims(onnx_path: Path) -> dict[str, list]:
     """Every input and output of an ONNX graph -> its dims (ints, or dim names)."""
     import onnx
 
-    from ..runtime.loaders import declared_dims
+    from ...runtime.loaders import declared_dims
 
     graph = onnx.load(str(onnx_path), load_external_data=False).graph
     return declared_dims(list(graph.input) + list(graph.output))
@@ -92,7 +106,7 @@ def _dims_for(path: Path, backend: str) -> dict[str, list]:
     its sidecar (beside it), else from the graph contract."""
     if backend == "onnxruntime":
         return graph_dims(path)
-    from ..runtime.tensorrt.sidecar import KEY_ONNX_FILE, read_engine_sidecar
+    from ...runtime.tensorrt.sidecar import KEY_ONNX_FILE, read_engine_sidecar
 
     record = read_engine_sidecar(path)
     beside = path.parent / record.get(KEY_ONNX_FILE, "")
