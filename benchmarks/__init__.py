@@ -9,30 +9,20 @@ runtime), ``bench_cases`` (configurations x K), ``interleaved_timing`` (the meas
 loop), ``bench_report`` (the report dict), ``configurations`` +
 ``torch_configuration`` + ``onnxruntime_configuration`` (ways of running an episode),
 ``staged_forward`` + ``stage_timers`` (per-stage timing), ``cost_formulas`` +
-``cost_counter`` + ``path_costs`` (FLOPs / elements moved), ``dense_conv4d`` + ``table5``
-(dense vs center-pivot kernels), ``roofline`` (edge ESTIMATES), ``latency_stats``,
-``peak_memory``, ``synthetic_episode``, ``report_table``, ``stage_chart``, ``command``
-(``hsnet-deploy bench``).
+``cost_counter`` + ``path_costs`` (FLOPs / elements moved), ``latency_stats``,
+``peak_memory``, ``synthetic_episode``, ``report_table``, ``stage_chart`` (the command is
+``cli.bench``). Research measurements (Table 5, roofline estimates, probes) live in
+``tools/research``, outside the installed package.
 
 Importing this package is cheap: torch loads when a benchmark runs.
 """
 
 from __future__ import annotations
 
-from ..lazy_exports import lazy_getattr
+from ..lazy_exports import lazy_exports
 
-_LAZY = {
-    "BenchSettings": "bench_session",
-    "run_benchmark": "bench_session",
-    "summarize": "latency_stats",
-    "LatencyStats": "latency_stats",
-    "Cost": "cost_formulas",
-    "conv2d_cost": "cost_formulas",
-    "center_pivot_conv_cost": "cost_formulas",
-    "dense_conv4d_cost": "cost_formulas",
-    "TARGETS": "roofline",
-}
-
-__all__ = sorted(_LAZY)
-
-__getattr__ = lazy_getattr(__name__, _LAZY)
+__getattr__, __all__ = lazy_exports(
+    __name__,
+    bench_session="BenchSettings run_benchmark", latency_stats="summarize LatencyStats",
+    cost_formulas="Cost conv2d_cost center_pivot_conv_cost dense_conv4d_cost",
+)

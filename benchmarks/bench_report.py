@@ -4,7 +4,7 @@
      results   one per case: latency stats, ratio to the baseline of its K, stages,
                support encoding, memory, parameters, FLOPs / elements per stage,
                agreement with the baseline's reference episode
-     skipped, notes, table5, gemm_peaks (measured this run), roofline (ESTIMATES, never measured)}
+     skipped, notes, gemm_peaks (measured this run)}
 
 Per case, with t the timed episode latencies and b the baseline's median at the same K:
 
@@ -29,11 +29,10 @@ import numpy as np
 from .. import __version__
 from .bench_cases import Case
 from .bench_settings import BenchSettings
-from .configurations import CACHED_MODE, COST_EPISODE, COST_OFFICIAL, COST_QUERY
+from .configurations import CACHED_MODE, COST_EPISODE
 from .cost_formulas import Cost
 from .latency_stats import median_ms_by_key, summarize
 from .peak_share import achieved_per_stage, operator_shares
-from .roofline import PRECISIONS, TARGETS, estimate_episode
 from .staged_forward import NETWORK_STAGES, STAGES, SUPPORT_BACKBONE
 from .synthetic_episode import ORIGINAL_SIZE, QUERY_POOL
 
@@ -117,25 +116,6 @@ def case_report(case: Case, baseline: dict, costs: dict) -> dict:
     return report
 
 
-def roofline_section(cases: list[Case], costs: dict) -> dict:
-    """Roofline ESTIMATES for every (path, K) the cases ran, on every target and precision."""
-    estimates = []
-    paths = sorted({(c.config.cost_path, c.shots) for c in cases})
-    for path, k in paths:
-        stages = {st: c for st, c in costs[(path, k)]["stages"].items() if st in NETWORK_STAGES}
-        for target in TARGETS:
-            for precision in PRECISIONS:
-                est = estimate_episode(stages, target, precision)
-                est.update(path=path, shots=k)
-                estimates.append(est)
-    return {
-        "label": "ROOFLINE ESTIMATES (not measured): max(FLOPs / peak compute, bytes / peak bandwidth) per network stage, summed; a lower bound",
-        "paths": {COST_OFFICIAL: "official K x 1-shot", COST_EPISODE: "batched K-shot episode", COST_QUERY: "cached-support query"},
-        "targets": [t.as_dict() for t in TARGETS],
-        "estimates": estimates,
-    }
-
-
 def cpu_name() -> str:
     try:
         with open("/proc/cpuinfo") as fh:
@@ -195,7 +175,7 @@ def settings_section(s: BenchSettings, backbone: str, img_size: int, device) -> 
     }
 
 
-def build_report(s: BenchSettings, models, cases: list[Case], costs: dict, skipped: list, notes: list, table5, peaks: dict) -> dict:
+def build_report(s: BenchSettings, models, cases: list[Case], costs: dict, skipped: list, notes: list, peaks: dict) -> dict:
     """The whole report; ``models``: the run's BenchModels (device, backbone, img_size);
     ``peaks``: this run's measured GEMM peaks (``gemm_peak.measure_peaks``)."""
     baselines = {}
@@ -212,7 +192,5 @@ def build_report(s: BenchSettings, models, cases: list[Case], costs: dict, skipp
         "results": results,
         "skipped": skipped,
         "notes": notes,
-        "table5": table5,
         "gemm_peaks": peaks,
-        "roofline": roofline_section(cases, costs),
     }

@@ -33,8 +33,6 @@ class BenchSettings:
     warmup: int = 2
     stage_iters: int = 3
     device: str = "auto"
-    table5_size: Optional[int] = None  # None: 128 on CPU, 400 on CUDA; 0: skip Table 5
-    table5_iters: int = 3
     seed: int = 0
     threads: Optional[int] = None  # CPU threads for PyTorch and onnxruntime; None: their defaults
     progress: bool = True
@@ -46,7 +44,7 @@ class BenchSettings:
             raise UserError(f"unknown device '{self.device}' (expected one of {', '.join(DEVICES)})")
         if self.iters < 1:
             raise UserError(f"--iters must be at least 1, got {self.iters}")
-        for name in ("warmup", "stage_iters", "table5_iters"):
+        for name in ("warmup", "stage_iters"):
             if getattr(self, name) < 0:
                 raise UserError(f"--{name.replace('_', '-')} must not be negative, got {getattr(self, name)}")
         if not self.shots or any(int(k) < 1 for k in self.shots):

@@ -22,8 +22,13 @@ from torch import nn
 
 from ..hsnet.center_pivot_conv import CenterPivotConv4d
 from ..hsnet.grid_layout import NATIVE, native_dims
-from .cost_formulas import Cost, center_pivot_conv_cost, conv2d_cost, correlation_cost, dense_conv4d_cost, linear_cost
-from .dense_conv4d import DenseConv4d
+from .cost_formulas import (
+    Cost,
+    center_pivot_conv_cost,
+    conv2d_cost,
+    correlation_cost,
+    linear_cost,
+)
 from .staged_forward import StageObserver
 
 OUTSIDE = "outside any stage"
@@ -95,8 +100,8 @@ class CostCounter(StageObserver):
             return self._groupnorm
         if isinstance(module, CenterPivotConv4d):
             return self._center_pivot
-        if isinstance(module, DenseConv4d):
-            return self._dense4d
+        if hasattr(module, "flop_cost"):  # a module that counts itself (tools/research's dense 4D conv)
+            return lambda m, inputs, output: self.add(m.flop_cost(native_dims(inputs[0].shape, _layout(inputs))))
         return None
 
     def _conv2d(self, conv: nn.Conv2d, inputs, output) -> None:
@@ -121,10 +126,6 @@ class CostCounter(StageObserver):
         n, ch, *shape4d = native_dims(inputs[0].shape, _layout(inputs))
         out_ch, k = conv.conv1.out_channels, conv.conv1.kernel_size[0]
         self.add(center_pivot_conv_cost(n, ch, out_ch, k, conv.support_stride, tuple(shape4d), _layout(inputs)))
-
-    def _dense4d(self, conv: DenseConv4d, inputs, output) -> None:
-        n, ch, *shape4d = native_dims(inputs[0].shape, _layout(inputs))
-        self.add(dense_conv4d_cost(n, ch, conv.out_channels, conv.kernel_size, conv.support_stride, tuple(shape4d)))
 
 
 def _layout(inputs) -> str:

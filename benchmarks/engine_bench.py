@@ -22,9 +22,10 @@ from typing import Optional
 import numpy as np
 
 from ..errors import UserError
-from ..runtime.tensorrt.sidecar import KEY_ONNX_FILE, KEY_TENSORRT_VERSION
 from ..runtime.graph_contract import QUERY, SUPPORT_ENCODER
 from ..runtime.model_files import ENGINE_SUFFIXES
+from ..runtime.tensorrt.sidecar import KEY_ONNX_FILE, KEY_TENSORRT_VERSION
+
 
 def is_engine(text: str) -> bool:
     return Path(text).suffix.lower() in ENGINE_SUFFIXES
@@ -146,9 +147,8 @@ def format_engine_report(report: dict) -> str:
 
 
 def write_layer_chart(report: dict, path: str | Path, top: Optional[int] = 30) -> None:
-    from .layer_chart import draw_layer_chart
-
     from ..atomic_file import atomic_path
+    from .layer_chart import draw_layer_chart
 
     image = draw_layer_chart(report, top)
     with atomic_path(path) as tmp:

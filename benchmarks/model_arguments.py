@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Optional
 
 from ..errors import UserError
-from ..runtime.graph_contract import EPISODE, QUERY, SUPPORT_ENCODER, split_tag_of
 from ..hsnet.reference_model import is_reference
+from ..runtime.graph_contract import EPISODE, QUERY, SUPPORT_ENCODER, split_tag_of
 from ..runtime.model_files import REFERENCE, check_input_file, resolve_model_files
 
 RANDOM_KEYWORDS = ("torch", "random")

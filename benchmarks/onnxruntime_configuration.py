@@ -19,12 +19,19 @@ import time
 
 import numpy as np
 
-from ..runtime.postprocess import postprocess
+from ..hsnet.data.episode import Episode
 from ..runtime.graph_contract import EPISODE, QUERY
-from .configurations import CACHED_MODE, COST_EPISODE, COST_QUERY, EPISODE_MODE, Configuration, EpisodeOutput
+from ..runtime.postprocess import postprocess
+from .configurations import (
+    CACHED_MODE,
+    COST_EPISODE,
+    COST_QUERY,
+    EPISODE_MODE,
+    Configuration,
+    EpisodeOutput,
+)
 from .onnxruntime_stages import SessionProfile
 from .staged_forward import NETWORK, POST, PRE
-from ..hsnet.data.episode import Episode
 
 
 class OnnxRuntimeConfiguration(Configuration):

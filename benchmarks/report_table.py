@@ -1,7 +1,7 @@
 """The benchmark report as plain-text tables for the terminal.
 
 Sections: measured latency per configuration with ratios to the baseline; per-stage
-times; FLOPs per stage; parameters; Table 5 (ours beside the paper's, labelled); roofline
+times; FLOPs per stage; parameters (Table 5 and the roofline ESTIMATES live in tools/research);
 ESTIMATES for named targets (labelled as estimates, never mixed into measured columns).
 """
 
@@ -189,50 +189,6 @@ def parameter_section(report: dict) -> str:
     return "Parameters\n" + text_table(["model", "learnable", "total", "used by forward"], rows)
 
 
-def table5_section(t5: Optional[dict]) -> str:
-    if not t5:
-        return "Table 5: skipped"
-    cp, dense = t5["rows"]
-    ours = t5["dense_over_center_pivot"]
-    paper = t5["paper"]
-    paper_ratio = t5["paper_dense_over_center_pivot"]
-    headers = ["4D kernel", "params", f"GMACs @{t5['img_size']}", "GMACs @400", f"time ms @{t5['img_size']}", f"mem MB @{t5['img_size']}",
-               "| PAPER params", "PAPER GFLOPs", "PAPER ms", "PAPER GB"]
-    rows = []
-    for row, key in ((cp, "center-pivot"), (dense, "dense")):
-        p = paper[key]
-        rows.append([key, f"{row['params'] / 1e6:.2f}M", f"{row['gmacs']:.2f}", f"{row['gmacs_400']:.2f}", _ms(row["time_ms"]),
-                     _num(row["memory_mb"], "{:.1f}"), f"| {p['params_m']}M", str(p["gflops"]), str(p["time_ms"]), str(p["memory_gb"])])
-    rows.append(["dense / CP", _num(ours["params"], "{:.2f}x"), _num(ours["gmacs"], "{:.1f}x"),
-                 f"{dense['gmacs_400'] / cp['gmacs_400']:.1f}x", _num(ours["time"], "{:.1f}x"), _num(ours["memory"], "{:.1f}x"),
-                 f"| {paper_ratio['params']:.2f}x", f"{paper_ratio['gflops']:.1f}x", f"{paper_ratio['time']:.1f}x", f"{paper_ratio['memory']:.1f}x"])
-    return (
-        f"TABLE 5 reproduced: {t5['scope']}; {t5['backbone']}, device {t5['device']}\n"
-        + text_table(headers, rows)
-        + f"\n  PAPER columns: {paper['setting']}; not measured here."
-        + f"\n  Dense kernel evaluated at every support position then subsampled (the convention the paper's 702.35 matches): "
-        + f"{dense['gmacs_400_dense_full_resolution']:.1f} GMACs @400."
-    )
-
-
-def roofline_section(roofline: dict, report: dict) -> str:
-    """Targets as rows; batched-episode and cached-query estimates per K as columns (all paths in the JSON)."""
-    modes = {r["mode"] for r in report["results"] if r["key"] != "baseline"} or {"episode"}
-    paths = [p for p, m in (("episode", "episode"), ("query", "cached-support")) if m in modes]
-    shots = sorted({r["shots"] for r in report["results"]})
-    index = {(e["target"], e["precision"], e["path"], e["shots"]): e["total_ms"] for e in roofline["estimates"]}
-    columns = [(path, k, p) for k in shots for path in paths for p in ("fp16", "int8")]
-    headers = ["target (ESTIMATE)"] + [f"{path} K={k} {p.upper()}" for path, k, p in columns]
-    rows = [[t["name"]] + [_ms(index.get((t["name"], p, path, k))) for path, k, p in columns] for t in roofline["targets"]]
-    peaks = [[t["name"], f"{t['fp16_tflops']:g}", f"{t['int8_tops']:g}", f"{t['bandwidth_gbs']:g}"] for t in roofline["targets"]]
-    return (
-        roofline["label"] + "\n" + text_table(headers, rows)
-        + "\n  ms per episode, network only (no pre/post-processing); episode = batched K-shot episode, query = cached-support query."
-        + "\n  Peak figures (dense tensor-core; vendor datasheets, sources in the JSON and benchmarks/roofline.py):\n"
-        + text_table(["target", "FP16 TFLOPS", "INT8 TOPS", "GB/s"], peaks)
-    )
-
-
 def format_report(report: dict) -> str:
     env, st = report["environment"], report["settings"]
     where = env["gpu"] or f"{env['cpu']}, {env['torch_threads']} torch threads, onnxruntime threads: {env.get('onnxruntime_threads')}"
@@ -242,7 +198,7 @@ def format_report(report: dict) -> str:
         f"configurations interleaved; torch {env['torch']}, onnxruntime {env['onnxruntime']}"
     )
     parts = [header, latency_section(report), stage_section(report), achieved_section(report), operator_section(report),
-             flops_section(report), parameter_section(report), table5_section(report.get("table5")), roofline_section(report["roofline"], report)]
+             flops_section(report), parameter_section(report)]
     parts = [p for p in parts if p]
     extra = [f"  skipped: {s['config']} K={s['shots']}: {s['reason']}" for s in report.get("skipped", [])]
     extra += [f"  note: {n}" for n in report.get("notes", [])]

@@ -29,7 +29,6 @@ from typing import Iterator
 import torch
 from torch.nn import functional as F
 
-
 PRE = "pre-processing"
 QUERY_BACKBONE = "query backbone"
 SUPPORT_BACKBONE = "support backbone + masking"

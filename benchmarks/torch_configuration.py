@@ -35,7 +35,15 @@ from .configurations import (
     Configuration,
     EpisodeOutput,
 )
-from .staged_forward import NETWORK, POST, PRE, StageObserver, staged_episode, staged_official, staged_query
+from .staged_forward import (
+    NETWORK,
+    POST,
+    PRE,
+    StageObserver,
+    staged_episode,
+    staged_official,
+    staged_query,
+)
 
 
 def _official(model, run: Callable):

@@ -25,8 +25,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..hsnet.center_pivot_conv import CenterPivotConv4d
-from ..hsnet.grid_layout import NATIVE, convert
+from hsnet_deploy.hsnet.center_pivot_conv import CenterPivotConv4d
+from hsnet_deploy.hsnet.grid_layout import NATIVE, convert
 
 
 class DenseConv4d(nn.Module):
@@ -44,6 +44,13 @@ class DenseConv4d(nn.Module):
         bound = 1.0 / math.sqrt(in_channels * k**4)
         nn.init.uniform_(self.weight, -bound, bound)
         nn.init.uniform_(self.bias, -bound, bound)
+
+    def flop_cost(self, dims):
+        """Its Cost for an input of native dims (N, C, Ha, Wa, Hb, Wb) (benchmarks.cost_counter asks)."""
+        from hsnet_deploy.benchmarks.cost_formulas import dense_conv4d_cost
+
+        n, ch, *shape4d = dims
+        return dense_conv4d_cost(n, ch, self.out_channels, self.kernel_size, self.support_stride, tuple(shape4d))
 
     def forward(self, x: torch.Tensor, layout: str = NATIVE) -> torch.Tensor:
         """x in ``layout`` (the learner's grid layouts too) -> the same layout."""

@@ -23,11 +23,11 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from ..runtime.loaders import OnnxSessionLoader
-from ..runtime.preprocess import preprocess_image, preprocess_support
-from .latency_stats import median_ms_by_key
-from .onnxruntime_stages import SessionProfile
-from .synthetic_episode import make_episodes
+from hsnet_deploy.runtime.loaders import OnnxSessionLoader
+from hsnet_deploy.runtime.preprocess import preprocess_image, preprocess_support
+from hsnet_deploy.benchmarks.latency_stats import median_ms_by_key
+from hsnet_deploy.benchmarks.onnxruntime_stages import SessionProfile
+from hsnet_deploy.benchmarks.synthetic_episode import make_episodes
 
 
 def episode_feeds(session, img_size: int, count: int, seed: int = 0) -> list[dict]:
@@ -49,7 +49,12 @@ def episode_feeds(session, img_size: int, count: int, seed: int = 0) -> list[dic
 
 
 def quantize_plain_qdq(src: Path, dst: Path, feeds: list[dict]) -> None:
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
 
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:

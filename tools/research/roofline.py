@@ -109,3 +109,65 @@ def estimate_episode(stage_costs: dict, target: Target, precision: str) -> dict:
         stages[stage] = {"ms": seconds * 1e3, "bound": bound}
         total += seconds
     return {"target": target.name, "precision": precision, "total_ms": total * 1e3, "stages": stages}
+
+
+def roofline_estimates(costs: dict) -> dict:
+    """Roofline ESTIMATES for every (path, K) of ``costs`` (``benchmarks.path_costs``), on every
+    target and precision."""
+    from hsnet_deploy.benchmarks.configurations import COST_EPISODE, COST_OFFICIAL, COST_QUERY
+    from hsnet_deploy.benchmarks.staged_forward import NETWORK_STAGES
+
+    estimates = []
+    for path, k in sorted(costs):
+        stages = {st: c for st, c in costs[(path, k)]["stages"].items() if st in NETWORK_STAGES}
+        for target in TARGETS:
+            for precision in PRECISIONS:
+                est = estimate_episode(stages, target, precision)
+                est.update(path=path, shots=k)
+                estimates.append(est)
+    return {
+        "label": "ROOFLINE ESTIMATES (not measured): max(FLOPs / peak compute, bytes / peak bandwidth) per network stage, summed; a lower bound",
+        "paths": {COST_OFFICIAL: "official K x 1-shot", COST_EPISODE: "batched K-shot episode", COST_QUERY: "cached-support query"},
+        "targets": [t.as_dict() for t in TARGETS],
+        "estimates": estimates,
+    }
+
+
+def roofline_section(roofline: dict) -> str:
+    """Targets as rows; batched-episode and cached-query estimates per K as columns, with the
+    peak figures they assume."""
+    from hsnet_deploy.benchmarks.report_table import _ms, text_table
+
+    paths = ["episode", "query"]
+    shots = sorted({e["shots"] for e in roofline["estimates"]})
+    index = {(e["target"], e["precision"], e["path"], e["shots"]): e["total_ms"] for e in roofline["estimates"]}
+    columns = [(path, k, p) for k in shots for path in paths for p in ("fp16", "int8")]
+    headers = ["target (ESTIMATE)"] + [f"{path} K={k} {p.upper()}" for path, k, p in columns]
+    rows = [[t["name"]] + [_ms(index.get((t["name"], p, path, k))) for path, k, p in columns] for t in roofline["targets"]]
+    peaks = [[t["name"], f"{t['fp16_tflops']:g}", f"{t['int8_tops']:g}", f"{t['bandwidth_gbs']:g}"] for t in roofline["targets"]]
+    return (
+        roofline["label"] + "\n" + text_table(headers, rows)
+        + "\n  ms per episode, network only (no pre/post-processing); episode = batched K-shot episode, query = cached-support query."
+        + "\n  Peak figures (dense tensor-core; vendor datasheets, sources in the JSON and benchmarks/roofline.py):\n"
+        + text_table(["target", "FP16 TFLOPS", "INT8 TOPS", "GB/s"], peaks)
+    )
+
+
+def main(argv=None) -> int:
+    """``python tools/research/roofline.py [--img-size 400] [--shots 1,5]``: estimates from counted FLOPs."""
+    import argparse
+
+    from hsnet_deploy.benchmarks.path_costs import count_path_costs
+
+    parser = argparse.ArgumentParser(description="roofline ESTIMATES of an HSNet episode on edge and data-centre GPUs")
+    parser.add_argument("--backbone", default="resnet50")
+    parser.add_argument("--img-size", type=int, default=400)
+    parser.add_argument("--shots", default="1,5")
+    args = parser.parse_args(argv)
+    shots = tuple(int(k) for k in args.shots.split(","))
+    print(roofline_section(roofline_estimates(count_path_costs(args.backbone, args.img_size, shots))))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

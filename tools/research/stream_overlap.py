@@ -23,8 +23,8 @@ import numpy as np
 def main(argv=None) -> int:
     from PIL import Image
 
-    from ..runtime import Segmenter
-    from ..runtime.backends import RuntimeOptions
+    from hsnet_deploy.runtime import Segmenter
+    from hsnet_deploy.runtime.backends import RuntimeOptions
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model")

@@ -29,7 +29,7 @@ import numpy as np
 
 
 def write_video(path: Path, frames: list[np.ndarray], fps: float) -> None:
-    from ..runtime.video_writer import VideoFileWriter
+    from hsnet_deploy.runtime.video_writer import VideoFileWriter
 
     writer = VideoFileWriter(path, fps)
     for i, frame in enumerate(frames):
@@ -38,9 +38,9 @@ def write_video(path: Path, frames: list[np.ndarray], fps: float) -> None:
 
 
 def one_pass(segmenter, video: Path, truth: list[np.ndarray], out: Path, realtime: bool) -> dict:
-    from ..runtime.output_plan import OutputPlan
-    from ..runtime.stream_run import segment_stream
-    from ..runtime.video_source import VideoSource, parse_stream_spec
+    from hsnet_deploy.runtime.output_plan import OutputPlan
+    from hsnet_deploy.runtime.stream_run import segment_stream
+    from hsnet_deploy.runtime.video_source import VideoSource, parse_stream_spec
 
     source = VideoSource(parse_stream_spec(str(video)))
     plan = OutputPlan.checked(source, out, None, [video])
@@ -64,9 +64,9 @@ def one_pass(segmenter, video: Path, truth: list[np.ndarray], out: Path, realtim
 
 
 def main(argv=None) -> int:
-    from ..hsnet.demo.stream import draw_stream
-    from ..runtime import Segmenter
-    from ..runtime.backends import RuntimeOptions
+    from hsnet_deploy.hsnet.data.held_out_stream import draw_stream
+    from hsnet_deploy.runtime import Segmenter
+    from hsnet_deploy.runtime.backends import RuntimeOptions
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="+")
