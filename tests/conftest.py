@@ -2,9 +2,30 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 
+TESTS = Path(__file__).resolve().parent
+for folder in (TESTS, TESTS.parent / "tools" / "research"):  # helpers.*, and the research scripts
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+
 torch = pytest.importorskip("torch")
+
+# A test is slow when it needs one of these (real exports of a model, INT8 calibration, a
+# benchmark run, mypy), or says so with @pytest.mark.slow; `pytest -m "not slow"` leaves it out.
+SLOW_FIXTURES = frozenset({
+    "exported", "r50_split", "r50_400", "small_exports", "export_dir", "cli_exports", "tiny_run", "random_run",
+    "checker", "r50_checkpoint", "small_checkpoint",
+})
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
@@ -70,7 +91,7 @@ def exported(tmp_path_factory):
     """FP32 / FP16 / INT8 split exports of the reference model at 96x96: precision -> NAME.onnx."""
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxconverter_common")
-    from hsnet_deploy.calibration.precision import PrecisionOptions, convert_file
+    from hsnet_deploy.export.precision.convert import PrecisionOptions, convert_file
     from hsnet_deploy.export import export_split
     from hsnet_deploy.hsnet import load_hsnet
 

@@ -9,7 +9,7 @@
     6  cli/           the commands and apps (cli.py, __main__.py)
 
 Every import counts, at module level or inside a function (a lazy import is still a
-dependency). A module may import its own layer and those below; a file may not be part
+dependency), except those under ``if TYPE_CHECKING:``, which only annotate. A module may import its own layer and those below; a file may not be part
 of an import cycle. The one way up is an explicitly lazy plugin registry: a module name
 held as a string and imported with importlib (``runtime.torch.model_source``), which
 this test does not follow on purpose.
@@ -17,10 +17,12 @@ this test does not follow on purpose.
 
 from __future__ import annotations
 
+from helpers import REPO
+
 import ast
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 LAYERS = {"runtime": 1, "hsnet": 2, "export": 3, "calibration": 4, "benchmarks": 5, "cli": 6}
 TOP_FILES = {"cli", "__main__"}  # root files that belong to the command layer
 NOT_PACKAGE = {"tests", "recipes", "build", "docs", ".venv", ".ci", "tools"}
@@ -49,7 +51,7 @@ def _imports(module: tuple[str, ...], path: Path, known) -> dict[tuple[str, ...]
     """module -> line of every package module this file imports (relative or hsnet_deploy.*)."""
     package = module if path.name == "__init__.py" else module[:-1]
     found = {}
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in _runtime_nodes(ast.parse(path.read_text(encoding="utf-8"))):
         targets = []
         if isinstance(node, ast.ImportFrom):
             if node.level:
@@ -67,6 +69,20 @@ def _imports(module: tuple[str, ...], path: Path, known) -> dict[tuple[str, ...]
                 found.setdefault(target, node.lineno)
                 break
     return found
+
+
+def _runtime_nodes(tree):
+    """Every node but those under ``if TYPE_CHECKING:`` (annotations, never executed)."""
+    pending = [tree]
+    while pending:
+        node = pending.pop()
+        yield node
+        for child in ast.iter_child_nodes(node):
+            test = getattr(child, "test", None) if isinstance(child, ast.If) else None
+            if test is not None and (getattr(test, "id", None) or getattr(test, "attr", None)) == "TYPE_CHECKING":
+                pending.extend(child.orelse)
+                continue
+            pending.append(child)
 
 
 def _graph():
@@ -118,9 +134,9 @@ def test_no_file_is_part_of_an_import_cycle():
 
 def test_the_checker_sees_lazy_imports_and_package_imports(tmp_path):
     """Seeded: a lazy upward import inside a function and a cycle through __init__ are found."""
-    source = "def f():\n    from ..export import onnx_export\n"
+    source = "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from ..hsnet import model\ndef f():\n    from ..export import onnx_export\n"
     assert _layer(("runtime", "x")) < _layer(("export", "onnx_export"))
     fake = tmp_path / "x.py"
     fake.write_text(source)
-    found = _imports(("runtime", "x"), fake, {("export",), ("export", "onnx_export")})
-    assert found == {("export", "onnx_export"): 2}
+    found = _imports(("runtime", "x"), fake, {("export",), ("export", "onnx_export"), ("hsnet", "model")})
+    assert found == {("export", "onnx_export"): 5}

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from helpers import REPO
+
 import configparser
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 
 
 def test_every_package_folder_is_listed_in_setup_cfg():
@@ -32,7 +33,7 @@ def test_design_card_subpackages_import_under_one_namespace():
 
 
 def test_runtime_imports_without_torch():
-    streams = ", ".join(f"hsnet_deploy.runtime.{m}" for m in ("command", "video_source", "video_writer", "frame_reader", "stream_run", "output_plan"))
+    streams = ", ".join(f"hsnet_deploy.runtime.{m}" for m in ("video_source", "video_writer", "frame_reader", "stream_run", "output_plan"))
     code = f"import sys; sys.modules['torch'] = None; import hsnet_deploy.runtime, hsnet_deploy.hsnet.data, {streams}; print('ok')"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/")
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr

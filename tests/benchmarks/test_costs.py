@@ -14,9 +14,9 @@ from torch import nn  # noqa: E402
 from conftest import random_episode  # noqa: E402
 from hsnet_deploy.benchmarks.cost_counter import CostCounter  # noqa: E402
 from hsnet_deploy.benchmarks.cost_formulas import Cost, center_pivot_conv_cost, conv2d_cost, dense_conv4d_cost  # noqa: E402
-from hsnet_deploy.benchmarks.dense_conv4d import DenseConv4d, dense_learner_like  # noqa: E402
+from dense_conv4d import DenseConv4d, dense_learner_like  # noqa: E402
 from hsnet_deploy.benchmarks.latency_stats import summarize  # noqa: E402
-from hsnet_deploy.benchmarks.roofline import TARGETS, Target, estimate_episode  # noqa: E402
+from roofline import TARGETS, Target, estimate_episode  # noqa: E402
 from hsnet_deploy.benchmarks.staged_forward import (  # noqa: E402
     NETWORK_STAGES,
     StageObserver,

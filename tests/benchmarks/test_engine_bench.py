@@ -10,8 +10,8 @@ import pytest
 
 pytest.importorskip("onnxruntime")
 
-from tensorrt_standin import install  # noqa: E402
-from test_runtime_fake_graphs import make_episode_graph, make_split_graphs  # noqa: E402
+from helpers.tensorrt_standin import install  # noqa: E402
+from helpers.fake_graphs import make_episode_graph, make_split_graphs  # noqa: E402
 
 from hsnet_deploy.runtime.tensorrt.timing import layer_precisions, precision_of_format, summary  # noqa: E402
 from hsnet_deploy.cli import main  # noqa: E402

@@ -10,7 +10,7 @@ import pytest
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
-from hsnet_deploy.calibration.precision import PrecisionOptions  # noqa: E402
+from hsnet_deploy.export.precision.convert import PrecisionOptions  # noqa: E402
 from hsnet_deploy.cli import main  # noqa: E402
 from tests.conftest import PRECISION_SIZE as S  # noqa: E402
 from tests.conftest import _precision_calibration  # noqa: E402
@@ -22,8 +22,9 @@ def _meta(path):
     return {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
 
 
+@pytest.mark.slow
 def test_sensitivity_scores_each_group_alone_and_auto_meets_its_gate(exported, tmp_path):
-    from hsnet_deploy.calibration.node_groups import group_order
+    from hsnet_deploy.export.precision.node_groups import group_order
     from hsnet_deploy.calibration.sensitivity import Int8Trials, choose_float_groups, measure_sensitivity
 
     fp32 = onnx.load(str(exported["fp32"]))
@@ -52,6 +53,7 @@ def test_sensitivity_scores_each_group_alone_and_auto_meets_its_gate(exported, t
     assert choose_float_groups({"episode": fp32}, options, gate=100.0, n_episodes=3) == []
 
 
+@pytest.mark.slow
 def test_int8_keep_records_its_groups_and_refuses_unknown_ones(exported, tmp_path, capsys):
     from hsnet_deploy.export import check_onnx
 
@@ -71,6 +73,7 @@ def test_int8_keep_records_its_groups_and_refuses_unknown_ones(exported, tmp_pat
     assert rc == 2 and len(err) == 1 and "unknown node group(s) 'backbone 4'" in err[0]
 
 
+@pytest.mark.slow
 def test_compare_passes_identical_files_and_fails_a_perturbed_one(exported, tmp_path, capsys):
     fp32 = exported["fp32"]
     model = onnx.load(str(fp32))
@@ -106,6 +109,7 @@ def test_compare_statistics_follow_the_polygraphy_rule():
     assert s["max_abs"] == pytest.approx(0.5) and s["max_rel"] == pytest.approx(0.5)
 
 
+@pytest.mark.slow
 def test_export_writes_the_precision_it_is_asked_for(tmp_path):
     out = tmp_path / "k.onnx"
     rc = main(["export", "--checkpoint", "reference", "--img-size", "64", "--split", "--dynamic-shots", "1:2", "--precision", "fp16",

@@ -8,20 +8,20 @@ that fails the test if called.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from helpers import REPO
 from PIL import Image
 
 from hsnet_deploy import cli
-from test_runtime_fake_graphs import make_episode_graph, make_split_graphs  # noqa: E402
+from helpers.fake_graphs import make_episode_graph, make_split_graphs  # noqa: E402
+from helpers.files import unwritable  # noqa: E402
 
 S = 32  # the fake graphs' size
 
@@ -59,32 +59,16 @@ def no_work(monkeypatch):
         raise AssertionError("the work started before the bad input was refused")
 
     from hsnet_deploy.benchmarks import bench_session
-    from hsnet_deploy.calibration import precision
-    from hsnet_deploy.export import command as export_command
-    from hsnet_deploy.hsnet.demo import pipeline
+    from hsnet_deploy.export import graph_files
+    from hsnet_deploy.cli import export as export_command
+    from hsnet_deploy.cli.demo import pipeline
     from hsnet_deploy.runtime.segmenter import Segmenter
 
     monkeypatch.setattr(export_command, "load_model", forbidden)
     monkeypatch.setattr(bench_session, "run_benchmark", forbidden)
-    monkeypatch.setattr(precision, "read_graphs", forbidden)
+    monkeypatch.setattr(graph_files, "read_graphs", forbidden)
     monkeypatch.setattr(pipeline, "run_demo", forbidden)
     monkeypatch.setattr(Segmenter, "load", classmethod(lambda cls, *a, **k: forbidden()))
-
-
-@contextlib.contextmanager
-def unwritable(folder: Path):
-    """``folder`` refusing new files: chattr +i for root (who ignores mode bits), else 0555."""
-    if os.geteuid() != 0:
-        folder.chmod(0o555)
-        undo = ["chmod", "755", str(folder)]
-    elif shutil.which("chattr") and subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode == 0:
-        undo = ["chattr", "-i", str(folder)]
-    else:
-        pytest.skip("cannot make a folder unwritable here")
-    try:
-        yield folder
-    finally:
-        subprocess.run(undo, check=True)
 
 
 @pytest.fixture
@@ -108,6 +92,7 @@ def files(tmp_path):
 # ---- 2. no command writes over a file of its own input set -------------------------------
 @pytest.mark.parametrize("source, output", [("ref.query.onnx", "x/ref.onnx"), ("ref.query.onnx", "x/ref.support.onnx"),
                                             ("ref.onnx", "x/ref.query.onnx"), ("ref.support.onnx", "x/ref.onnx")])
+@pytest.mark.slow
 @pytest.mark.parametrize("precision", ["fp16", "int8"])
 def test_convert_never_writes_over_its_source_set(exported, cli_run, no_work, source, output, precision):
     folder = exported["fp32"].parent
@@ -206,7 +191,7 @@ def _option_cases(files):
         (["bench", "--cuda-graph"], "--cuda-graph applies only to TensorRT engines"),
         (["bench", "--layer-iters", "-1"], "--layer-iters applies only to TensorRT engines"),
         (["bench", "x.engine", "--threads", "2"], "--threads applies only to .pt / .onnx models"),
-        (["bench", "x.engine", "--table5-size", "0"], "--table5-size applies only to .pt / .onnx models"),
+        (["bench", "x.engine", "--stage-iters", "0"], "--stage-iters applies only to .pt / .onnx models"),
         (["export", "--random-weights", "-o", tmp / "x.onnx", "--calib-episodes", "0"], "--calib-episodes applies only when a graph is INT8"),
         (["export", "--checkpoint", "reference", "--precision", "int8", "--calib-episodes", "0", "-o", tmp / "x.onnx"],
          "--calib-episodes must be a positive integer"),
@@ -258,7 +243,7 @@ def test_the_plain_install_brings_what_the_demo_imports():
     import configparser
 
     config = configparser.ConfigParser()
-    config.read(Path(__file__).parents[1] / "setup.cfg")
+    config.read(REPO / "setup.cfg")
     required = config["options"]["install_requires"].split()
     assert any(r.startswith("onnx>") for r in required)
     extras = config["options.extras_require"]

@@ -113,6 +113,7 @@ def test_temporary_export_folder_is_removed(random_run, tmp_path, monkeypatch):
     _check_grid(tmp_path / "g.png")
 
 
+@pytest.mark.slow
 def test_reference_model_run(tmp_path, monkeypatch):
     """End to end with the shipped model, its real export in a real temporary folder."""
     from hsnet_deploy.hsnet.reference_model import WARNING, WEIGHTS
@@ -152,7 +153,7 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, bad):
 
 def test_library_refuses_checkpoint_with_random_weights():
     from hsnet_deploy.errors import UserError
-    from hsnet_deploy.hsnet.demo.settings import DemoSettings, resolve_settings
+    from hsnet_deploy.cli.demo.settings import DemoSettings, resolve_settings
 
     with pytest.raises(UserError, match="exclude each other"):
         resolve_settings(DemoSettings(checkpoint="reference", random_weights=True))

@@ -107,11 +107,12 @@ def test_check_prints_the_calibration(exported, capsys):
     assert "calibration" not in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_bench_labels_the_int8_configuration_with_its_calibration(exported, capsys):
     pytest.importorskip("torch")
     expected = _calibration(exported["int8"].with_name("ref.int8.query.onnx"))
     rc = main(["bench", "reference", str(exported["int8"]), "--img-size", str(96), "--shots", "1", "--iters", "1",
-               "--warmup", "0", "--stage-iters", "1", "--table5-size", "0", "--mode", "cached-support",
+               "--warmup", "0", "--stage-iters", "1", "--mode", "cached-support",
                "--device", "cpu", "--threads", "1"])
     assert rc == 0
     out = capsys.readouterr().out

@@ -16,7 +16,7 @@ ort = pytest.importorskip("onnxruntime")
 from conftest import random_episode  # noqa: E402
 from hsnet_deploy.cli import main  # noqa: E402
 from hsnet_deploy.hsnet.checkpoint import file_sha256, save_official_checkpoint  # noqa: E402
-from hsnet_deploy.hsnet.kshot_vote import kshot_vote  # noqa: E402
+from hsnet_deploy.runtime.kshot_vote import kshot_vote_torch as kshot_vote  # noqa: E402
 
 
 def _meta(path) -> dict[str, str]:

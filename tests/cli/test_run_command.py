@@ -11,7 +11,7 @@ from PIL import Image
 
 pytest.importorskip("onnxruntime")
 
-from test_runtime_fake_graphs import make_episode_graph, make_split_graphs  # noqa: E402
+from helpers.fake_graphs import make_episode_graph, make_split_graphs  # noqa: E402
 
 from hsnet_deploy import cli  # noqa: E402
 from hsnet_deploy.runtime import Segmenter  # noqa: E402
@@ -22,7 +22,7 @@ S = 16
 
 
 def test_run_is_registered():
-    assert cli.COMMANDS["run"] == "runtime.command"
+    assert cli.COMMANDS["run"] == "run"
 
 
 def _image(h, w, seed):

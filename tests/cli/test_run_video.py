@@ -22,7 +22,7 @@ from PIL import Image
 pytest.importorskip("onnxruntime")
 cv2 = pytest.importorskip("cv2")
 
-from test_runtime_fake_graphs import make_episode_graph, make_split_graphs  # noqa: E402
+from helpers.fake_graphs import make_episode_graph, make_split_graphs  # noqa: E402
 
 from hsnet_deploy.runtime import Segmenter  # noqa: E402
 
@@ -183,6 +183,7 @@ class SlowModel:
         monkeypatch.setattr(Segmenter, "network_logits", slow)
 
 
+@pytest.mark.slow
 def test_realtime_drops_frames_under_a_slow_model_and_says_how_many(run_cli, setup, monkeypatch):
     data, model, out = setup
     video = write_video(data / "clip.avi", 40, fps=50.0)  # 0.8 s of video
@@ -383,7 +384,7 @@ class ResizingCamera:
     short_label = "camera 9"
 
     def __iter__(self):
-        from hsnet_deploy.runtime.query_source import Query
+        from hsnet_deploy.runtime.images import Query
 
         for i in range(8):
             image = frame(i) if i < 4 else np.pad(frame(i), ((0, 2), (0, 0), (0, 0)))

@@ -16,11 +16,11 @@ import pytest
 
 ort = pytest.importorskip("onnxruntime")
 
-from test_runtime_fake_graphs import make_episode_graph, make_split_graphs  # noqa: E402
+from helpers.fake_graphs import make_episode_graph, make_split_graphs  # noqa: E402
 
 from hsnet_deploy.cli import main  # noqa: E402
 from hsnet_deploy.errors import UserError  # noqa: E402
-from hsnet_deploy.export.triton_repository import graph_dims, load_model_config_class, parse_config, write_repository  # noqa: E402
+from hsnet_deploy.cli.triton.repository import graph_dims, load_model_config_class, parse_config, write_repository  # noqa: E402
 from hsnet_deploy.runtime import Segmenter  # noqa: E402
 
 S = 16
@@ -82,7 +82,7 @@ def test_fixed_shapes_and_a_fixed_batch(tmp_path, model_config):
     query = _config(repo, "hsnet_query", model_config)
     assert list(next(t for t in query.input if t.name == "query_img").dims) == [3, S, S]
     assert list(next(t for t in query.input if t.name == "support_c3").dims) == [2, 1, 1, 1, 1]
-    from hsnet_deploy.export.triton_repository import model_config as config_text
+    from hsnet_deploy.cli.triton.repository import model_config as config_text
 
     dims = {n: [1] + d[1:] for n, d in graph_dims(tmp_path / "m.query.onnx").items()}  # a batch-1 export
     fixed = parse_config(config_text("query", "onnxruntime", dims), model_config)
@@ -181,7 +181,7 @@ def test_client_example_encodes_once_then_streams(tmp_path, model_config):
 
 
 def test_tensorrt_plans_take_their_dims_from_the_onnx_beside(tmp_path, monkeypatch, model_config):
-    from tensorrt_standin import install
+    from helpers.tensorrt_standin import install
 
     from hsnet_deploy.runtime.tensorrt.engine_build import build_engines
 

@@ -4,13 +4,11 @@ every check before any work, and nothing written."""
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import types
@@ -19,10 +17,11 @@ import pytest
 
 onnx = pytest.importorskip("onnx")
 
-from test_runtime_fake_graphs import make_episode_graph, make_split_graphs  # noqa: E402
+from helpers.files import unwritable  # noqa: E402
+from helpers.fake_graphs import make_episode_graph, make_split_graphs  # noqa: E402
 
 from hsnet_deploy import cli  # noqa: E402
-from hsnet_deploy.export import triton_repository  # noqa: E402
+from hsnet_deploy.cli.triton import repository as triton_repository  # noqa: E402
 
 S = 16
 
@@ -132,27 +131,6 @@ def test_cpu_goes_by_the_backend(tmp_path, capsys):
 
 
 # ---- triton-repo: the output folder ---------------------------------------------------------
-@contextlib.contextmanager
-def _unwritable(folder):
-    """``folder`` refusing new files: mode 0555, or for root (who ignores it) chattr +i."""
-    if os.geteuid() != 0:
-        folder.chmod(0o555)
-        undo = ["chmod", "755", str(folder)]
-    elif shutil.which("chattr") and subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode == 0:
-        undo = ["chattr", "-i", str(folder)]
-    else:
-        pytest.skip("cannot make a folder unwritable here (root without chattr +i)")
-    try:
-        try:
-            os.close(os.open(folder / "probe", os.O_CREAT | os.O_WRONLY))
-        except OSError:
-            yield
-        else:
-            pytest.skip("the folder stays writable here")
-    finally:
-        subprocess.run(undo, check=True)
-
-
 def test_output_must_be_new_in_a_writable_folder(tmp_path, capsys):
     episode = _split(tmp_path)
     (tmp_path / "taken").mkdir()
@@ -161,7 +139,7 @@ def test_output_must_be_new_in_a_writable_folder(tmp_path, capsys):
     assert "m.onnx is not a folder" in _refused(capsys, tmp_path, "triton-repo", episode, "-o", tmp_path / "m.onnx" / "r")
     locked = tmp_path / "locked"
     locked.mkdir()
-    with _unwritable(locked):
+    with unwritable(locked):
         message = _refused(capsys, tmp_path, "triton-repo", episode, "-o", locked / "r")
     assert f"cannot write in {locked}" in message
 

@@ -13,6 +13,7 @@ from onnx import TensorProto, helper  # noqa: E402
 
 from hsnet_deploy.errors import UserError  # noqa: E402
 from hsnet_deploy.export import onnx_export, pipeline  # noqa: E402
+from hsnet_deploy.export.precision import convert as precision_convert  # noqa: E402
 from hsnet_deploy.export.export_options import ExportOptions  # noqa: E402
 
 
@@ -20,7 +21,7 @@ from hsnet_deploy.export.export_options import ExportOptions  # noqa: E402
 
 
 def test_options_validate_once_when_made():
-    assert ExportOptions().graph == "episode" and ExportOptions().precision == "fp32"
+    assert ExportOptions().graph == "episode"
     assert ExportOptions(shots=None, shots_range=[1, 5]).shots_range == (1, 5)  # a list becomes a tuple
     bad = {
         "unknown graph kind": dict(graph="decoder"),
@@ -29,13 +30,12 @@ def test_options_validate_once_when_made():
         "shots_range must be": dict(shots=None, shots_range=(5, 2)),
         "checkpoint_sha256 must be": dict(checkpoint_sha256="abc"),
         "img_size must be an integer": dict(img_size="big"),
-        "unknown precision 'bf16'": dict(precision="bf16"),
-        "precision 'fp16': the precision stage is not implemented yet": dict(precision="fp16"),
-        "precision 'int8': the precision stage is not implemented yet": dict(precision="int8"),
     }
     for message, kwargs in bad.items():
         with pytest.raises(UserError, match=message):
             ExportOptions(**kwargs)
+    with pytest.raises(TypeError):  # the precision is the precision stage's (export_split(precision=...)), not one graph's
+        ExportOptions(precision="fp16")
     with pytest.raises(UserError, match="too small"):
         ExportOptions(img_size=16).check_backbone("vgg16")
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -56,7 +56,7 @@ class _Net:
     backbone_name = "vgg16"
 
 
-from test_export import _tiny_model  # noqa: E402  (one tiny graph for both files)
+from helpers.tiny_model import tiny_model as _tiny_model  # noqa: E402  (one tiny graph for both files)
 
 
 def test_export_functions_take_keywords_or_options(tmp_path, monkeypatch):
@@ -65,7 +65,7 @@ def test_export_functions_take_keywords_or_options(tmp_path, monkeypatch):
     keywords = dict(img_size=64, shots=None, shots_range=(1, 4), dynamic_batch=False, opset=18, graph="query")
     onnx_export.export_onnx(_Net(), tmp_path / "a.onnx", **keywords)
     onnx_export.export_onnx(_Net(), tmp_path / "b.onnx", options=ExportOptions(**keywords))
-    assert seen[0] == seen[1] == ExportOptions(**keywords)
+    assert seen[0] == seen[1] == ExportOptions(**keywords, checkpoint_sha256="random")  # the model records no file
     seen.clear()
     onnx_export.export_split(_Net(), tmp_path / "s.onnx", options=ExportOptions(img_size=64))
     assert [o.graph for o in seen] == ["episode", "support_encoder", "query"]
@@ -76,8 +76,12 @@ def test_export_functions_take_keywords_or_options(tmp_path, monkeypatch):
         onnx_export.export_onnx(_Net(), tmp_path / "c.onnx", size=64)
     with pytest.raises(TypeError, match="no graph= option"):
         onnx_export.export_split(_Net(), tmp_path / "c.onnx", graph="query")
-    with pytest.raises(UserError, match="not implemented yet"):
-        onnx_export.export_onnx(_Net(), tmp_path / "c.onnx", precision="fp16")
+    converted = []  # the precision stage runs on what the FP32 passes built, for the whole set
+    monkeypatch.setattr(precision_convert, "convert_graphs", lambda models, options: converted.append((sorted(models), options)) or models)
+    onnx_export.export_split(_Net(), tmp_path / "p.onnx", img_size=64, precision="fp16")
+    assert [(kinds, o.precision) for kinds, o in converted] == [(["episode", "query", "support_encoder"], "fp16")]
+    with pytest.raises(TypeError, match="precision must be"):
+        onnx_export.export_onnx(_Net(), tmp_path / "c.onnx", precision=16)
     assert not (tmp_path / "c.onnx").exists()
 
 

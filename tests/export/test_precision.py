@@ -15,7 +15,7 @@ onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxconverter_common")
 
-from hsnet_deploy.calibration.precision import PrecisionOptions, convert_file, convert_graphs  # noqa: E402
+from hsnet_deploy.export.precision.convert import PrecisionOptions, convert_file, convert_graphs  # noqa: E402
 from hsnet_deploy.errors import UserError  # noqa: E402
 
 from tests.conftest import _precision_calibration  # noqa: E402
@@ -45,7 +45,7 @@ def _episode_logits(path, n_episodes=3):
 
 
 def test_fp16_weights_are_half_and_islands_float(exported):
-    from hsnet_deploy.calibration.node_groups import island_nodes, node_key
+    from hsnet_deploy.export.precision.node_groups import island_nodes, node_key
     from hsnet_deploy.export import check_onnx
 
     for suffix in ("", ".support", ".query"):
@@ -79,7 +79,7 @@ def test_onnxruntime_runs_both_and_they_track_fp32(exported):
 
 
 def test_int8_qdq_is_tensorrt_style(exported):
-    from hsnet_deploy.calibration.node_groups import island_nodes, node_key
+    from hsnet_deploy.export.precision.node_groups import island_nodes, node_key
     from hsnet_deploy.export import check_onnx
 
     for suffix in ("", ".support", ".query"):
@@ -142,13 +142,14 @@ def test_precision_check_catches_seeded_bugs(exported):
     assert check_onnx(fp32).check("precision").passed
 
 
+@pytest.mark.slow
 def test_fp16_keeps_the_exact_zero_pattern_of_resized_masks_at_400():
     """The parity trap (docs/protocol.md): ragged masks resized to each feature size must be
     exactly zero where the FP32 graph is zero, and non-zero (however tiny) where it is not."""
     import torch
 
-    from hsnet_deploy.calibration.fp16 import to_fp16
-    from hsnet_deploy.calibration.node_groups import MASK_RESIZE, island_nodes
+    from hsnet_deploy.export.precision.fp16 import to_fp16
+    from hsnet_deploy.export.precision.node_groups import MASK_RESIZE, island_nodes
     from hsnet_deploy.export import ExportOptions, build_onnx
     from hsnet_deploy.hsnet import load_hsnet
     from tests.conftest import random_episode
@@ -225,6 +226,7 @@ def test_bad_calibration_messages(tmp_path, capsys, exported):
     assert rc == 2 and len(err) == 1 and err[0].startswith("hsnet-deploy convert: error: calibration")
 
 
+@pytest.mark.slow
 def test_split_graphs_may_differ_in_precision(tmp_path, exported):
     from hsnet_deploy.runtime import Segmenter
 

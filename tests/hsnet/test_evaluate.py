@@ -176,6 +176,7 @@ def test_eval_pt_end_to_end_matches_direct_model(small_checkpoint, tmp_path, cap
     assert report["fbiou"] == pytest.approx(acc.fbiou(), abs=1e-9)
 
 
+@pytest.mark.slow
 def test_eval_onnx_scores_like_the_pt_and_refuses_other_k(small_checkpoint, tmp_path, capsys):
     pytest.importorskip("onnxruntime")
     export = pytest.importorskip("hsnet_deploy.export")
@@ -197,6 +198,7 @@ def test_eval_onnx_scores_like_the_pt_and_refuses_other_k(small_checkpoint, tmp_
     assert err.count("\n") == 1 and "exported for 1-shot episodes but --nshot is 2" in err
 
 
+@pytest.mark.slow
 def test_eval_threads_reach_onnxruntime_and_pytorch(small_checkpoint, tmp_path, monkeypatch):
     """--threads N: the onnxruntime session is built with intra_op_num_threads == N; for a
     .pt, PyTorch runs with N threads (as before the option went through RuntimeOptions)."""
@@ -265,9 +267,9 @@ def test_evaluation_and_data_side_of_training_import_without_torch():
     import sys
 
     code = ("import sys; sys.modules['torch'] = None\n"
-            "import hsnet_deploy.hsnet.evaluation.evaluate, hsnet_deploy.hsnet.evaluation.command\n"
+            "import hsnet_deploy.hsnet.evaluation.evaluate, hsnet_deploy.cli.eval\n"
             "import hsnet_deploy.hsnet.training.episode_sources, hsnet_deploy.hsnet.training.episodes\n"
-            "import hsnet_deploy.hsnet.training.command\n")
+            "import hsnet_deploy.cli.train\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
 

@@ -12,7 +12,7 @@ from torch.nn import functional as F  # noqa: E402
 from conftest import random_episode  # noqa: E402
 from hsnet_deploy.errors import UserError  # noqa: E402
 from hsnet_deploy.hsnet import CenterPivotConv4d, HSNet, load_hsnet, randomize_for_testing  # noqa: E402
-from hsnet_deploy.hsnet.kshot_vote import kshot_vote  # noqa: E402
+from hsnet_deploy.runtime.kshot_vote import kshot_vote_torch as kshot_vote  # noqa: E402
 from hsnet_deploy.hsnet.checkpoint import save_official_checkpoint  # noqa: E402
 from hsnet_deploy.hsnet.grid_layout import LAYOUTS, NATIVE, convert  # noqa: E402
 from hsnet_deploy.hsnet.mask_resize import resize_masks  # noqa: E402
@@ -239,6 +239,7 @@ def straightforward_logits(model, query, support, mask):
     return F.interpolate(logits, query.shape[-2:], mode="bilinear", align_corners=True)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backbone,size", [("vgg16", 128), ("resnet50", 400)])
 def test_model_equals_straightforward_formulation(backbone, size, random_hsnet):
     model = random_hsnet(backbone, seed=5)
@@ -300,6 +301,7 @@ def test_learner_only_checkpoint_plus_torchvision_backbone_file(tmp_path, random
         load_hsnet("resnet50", tmp_path / "learner.pt")
 
 
+@pytest.mark.slow
 def test_checkpoint_of_another_backbone_is_a_clear_error(tmp_path, random_hsnet):
     save_official_checkpoint(random_hsnet("vgg16"), tmp_path / "vgg.pt")
     with pytest.raises(UserError, match="holds a vgg16 HSNet, not resnet50"):

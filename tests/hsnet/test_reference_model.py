@@ -70,6 +70,7 @@ def test_the_shipped_reference_loads_under_its_one_name():
     assert info["img_size"] >= 200 and "not for real photographs" in info["what"]
 
 
+@pytest.mark.slow
 def test_the_shipped_model_beats_the_untrained_learner_on_held_out_episodes():
     """Both scored here, on the same held-out synthetic episodes, at the shipped size."""
     from hsnet_deploy.hsnet.data.synthetic import SyntheticFewShot
@@ -95,6 +96,7 @@ def _cli(*argv):
     return cli.main([str(a) for a in argv])
 
 
+@pytest.mark.slow
 def test_the_reference_runs_at_its_training_size_in_run_export_and_compare_both_orders(tmp_path, capsys):
     """The shipped model predicts nothing at 400 (the .pt default): every command must take its
     recorded size unless told otherwise, and compare must agree whichever side it is on."""
@@ -119,6 +121,7 @@ def test_the_reference_runs_at_its_training_size_in_run_export_and_compare_both_
         assert "mask    agreement 100.0000 %" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_an_in_memory_export_records_the_weights_it_holds(tmp_path):
     """export_split(load_hsnet("reference")) records the reference digest, so a support encoder
     of other weights cannot be paired with its query graph; changed weights read "random"."""

@@ -8,6 +8,8 @@ import csv
 import numpy as np
 import pytest
 
+from helpers import REPO
+
 torch = pytest.importorskip("torch")
 
 from hsnet_deploy.cli import main  # noqa: E402
@@ -104,6 +106,7 @@ def test_backbone_and_batchnorm_statistics_stay_frozen(tmp_path, built_model):
     assert not all(torch.equal(before[k], after[k]) for k in before if k.startswith("hpn_learner."))
 
 
+@pytest.mark.slow
 def test_best_checkpoint_loads_and_gives_the_in_memory_logits(tmp_path, built_model):
     from conftest import random_episode
     from hsnet_deploy.hsnet import load_hsnet
@@ -123,10 +126,9 @@ def test_best_checkpoint_loads_and_gives_the_in_memory_logits(tmp_path, built_mo
 
     # recipes/ship_reference.py: float16 learner + seed -> the same model, learner rounded to float16.
     import importlib.util
-    from pathlib import Path
 
     spec = importlib.util.spec_from_file_location(
-        "ship_reference", Path(__file__).resolve().parents[1] / "recipes" / "ship_reference.py")
+        "ship_reference", REPO / "recipes" / "ship_reference.py")
     recipe = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(recipe)
     recipe.ship(str(tmp_path / BEST), str(tmp_path / "learner.npz"), img_size=SIZE, seed=0, install=False)
@@ -138,6 +140,7 @@ def test_best_checkpoint_loads_and_gives_the_in_memory_logits(tmp_path, built_mo
         assert torch.equal(b[k], want), k
 
 
+@pytest.mark.slow
 def test_resume_continues_the_same_run(tmp_path, built_model):
     straight = fresh_trainer(tmp_path / "a", built_model, iters=4)
     straight.fit()
@@ -179,6 +182,7 @@ def test_cli_errors_are_one_line(argv, message, tmp_path, capsys):
     assert rc == 2 and message in err and err.count("\n") == 1, err
 
 
+@pytest.mark.slow
 def test_init_from_starts_the_learner_from_a_checkpoint(tmp_path, built_model):
     from hsnet_deploy.hsnet import load_hsnet
 

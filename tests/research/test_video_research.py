@@ -11,9 +11,9 @@ import pytest
 pytest.importorskip("onnxruntime")
 pytest.importorskip("cv2")
 
-from test_runtime_fake_graphs import make_episode_graph, make_split_graphs  # noqa: E402
+from helpers.fake_graphs import make_episode_graph, make_split_graphs  # noqa: E402
 
-from hsnet_deploy.benchmarks import video_fps  # noqa: E402
+import video_fps  # noqa: E402  (tools/research, on the path by conftest)
 
 
 def test_video_fps_runs_every_model_in_both_modes(tmp_path, capsys):
@@ -36,7 +36,7 @@ def test_video_fps_runs_every_model_in_both_modes(tmp_path, capsys):
 
 
 def test_video_io_reports_what_opencv_can_open_and_its_costs(capsys):
-    from hsnet_deploy.benchmarks import video_io
+    import video_io
 
     assert video_io.main(["--frames", "4", "--size", "32", "--rounds", "2"]) == 0
     printed = capsys.readouterr().out

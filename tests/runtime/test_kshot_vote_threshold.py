@@ -1,9 +1,10 @@
-"""The K-shot vote's threshold, v / V >= 0.5 (i.e. 2 v >= V), in all three implementations:
+"""The K-shot vote's threshold, v / V >= 0.5 (i.e. 2 v >= V), in all three forms of
+runtime/kshot_vote.py, written side by side there:
 
-    hsnet/kshot_vote.py    torch, (B, K, 2, H, W) -> (B, H, W) int64
-    runtime/kshot_vote.py  numpy, (K, 2, h, w) -> (h, w) uint8
-    export/mask_vote.py    the in-graph vote (torch ops traced into the ONNX graphs), also
-                           exported on its own and run in onnxruntime
+    kshot_vote         numpy, (K, 2, h, w) -> (h, w) uint8
+    kshot_vote_torch   torch, (B, K, 2, H, W) -> (B, H, W) int64 (the model's)
+    kshot_vote_graph   the in-graph vote (torch ops traced into the ONNX graphs), also
+                       exported on its own and run in onnxruntime
 
 The inputs put vote ratios on both sides of the threshold and right at it: 1.0, 0.6,
 0.556 (5/9), 0.5 exactly (5/10, 4/8, 1/2), 0.444 (4/9), 0.4 (4/10, 2/5), 0.375 (3/8).
@@ -98,8 +99,8 @@ def test_runtime_numpy_vote_threshold(cases):
 
 
 @pytest.mark.parametrize("module, function, dtype", [
-    ("hsnet_deploy.hsnet.kshot_vote", "kshot_vote", "int64"),  # the model's vote
-    ("hsnet_deploy.export.mask_vote", "vote_mask", "uint8"),  # the vote traced into the graphs
+    ("hsnet_deploy.runtime.kshot_vote", "kshot_vote_torch", "int64"),  # the model's vote
+    ("hsnet_deploy.runtime.kshot_vote", "kshot_vote_graph", "uint8"),  # the vote traced into the graphs
 ])
 def test_torch_votes_threshold(cases, module, function, dtype):
     torch = pytest.importorskip("torch")
@@ -120,7 +121,7 @@ def test_exported_vote_threshold_in_onnxruntime(cases, tmp_path):
     ort = pytest.importorskip("onnxruntime")
     import warnings
 
-    from hsnet_deploy.export.mask_vote import vote_mask
+    from hsnet_deploy.runtime.kshot_vote import kshot_vote_graph as vote_mask
 
     class Vote(torch.nn.Module):
         def forward(self, logits):

@@ -11,7 +11,7 @@ import pytest
 ort = pytest.importorskip("onnxruntime")
 onnx = pytest.importorskip("onnx")
 
-from test_runtime_fake_graphs import make_episode_graph, make_split_graphs, reference_logits  # noqa: E402
+from helpers.fake_graphs import make_episode_graph, make_split_graphs, reference_logits  # noqa: E402
 
 from hsnet_deploy.errors import UserError  # noqa: E402
 from hsnet_deploy.runtime import RuntimeOptions, Segmenter, open_runners  # noqa: E402

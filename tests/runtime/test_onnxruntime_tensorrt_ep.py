@@ -16,7 +16,7 @@ from PIL import Image
 ort = pytest.importorskip("onnxruntime")
 onnx = pytest.importorskip("onnx")
 
-from test_runtime_fake_graphs import make_episode_graph  # noqa: E402
+from helpers.fake_graphs import make_episode_graph  # noqa: E402
 
 from hsnet_deploy.errors import UserError  # noqa: E402
 from hsnet_deploy.runtime.tensorrt.profiles import ShapeRange, parse_profile, profile_shapes  # noqa: E402
@@ -246,7 +246,7 @@ def test_run_refuses_options_its_model_would_ignore(tmp_path, run_cli, extra, me
 
 
 def test_run_options_for_engines_and_onnx():
-    from hsnet_deploy.runtime import command
+    from hsnet_deploy.cli import run as command
 
     parser = argparse.ArgumentParser()
     command.add_arguments(parser)

@@ -13,7 +13,7 @@ from PIL import Image
 
 pytest.importorskip("onnxruntime")
 
-from test_runtime_fake_graphs import make_episode_graph, make_split_graphs, reference_logits  # noqa: E402
+from helpers.fake_graphs import make_episode_graph, make_split_graphs, reference_logits  # noqa: E402
 
 from hsnet_deploy.errors import UserError  # noqa: E402
 from hsnet_deploy.runtime import Segmenter, postprocess, preprocess_image, preprocess_mask  # noqa: E402

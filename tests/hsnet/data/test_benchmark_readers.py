@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from helpers.coco_plan import naive_coco_plan
 from PIL import Image
 
 from hsnet_deploy.errors import UserError
@@ -238,21 +240,6 @@ def coco_tree(tmp_path):
         values[7, 7] = 255  # COCO has no ignore label: 255 is just "another value"
         write_label_png(base / "annotations" / name.replace(".jpg", ".png"), values, palette=True)
     return tmp_path / "data", tmp_path / "splits", classwise
-
-
-def naive_coco_plan(classwise, class_ids, shot, seed, n):
-    rng = np.random.RandomState(seed)
-    plan = []
-    for _ in range(n):
-        c = int(rng.choice(class_ids, 1, replace=False)[0])
-        query = str(rng.choice(classwise[c], 1, replace=False)[0])
-        supports = []
-        while len(supports) < shot:
-            s = str(rng.choice(classwise[c], 1, replace=False)[0])
-            if s != query:
-                supports.append(s)
-        plan.append((query, tuple(supports), c))
-    return plan
 
 
 @pytest.mark.parametrize("shot", [1, 5])

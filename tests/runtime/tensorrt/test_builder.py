@@ -16,8 +16,8 @@ import pytest
 
 pytest.importorskip("onnxruntime")
 
-from tensorrt_standin import install  # noqa: E402
-from test_runtime_fake_graphs import make_episode_graph, make_split_graphs  # noqa: E402
+from helpers.tensorrt_standin import install  # noqa: E402
+from helpers.fake_graphs import make_episode_graph, make_split_graphs  # noqa: E402
 
 from hsnet_deploy.cli import main  # noqa: E402
 from hsnet_deploy.errors import UserError  # noqa: E402
@@ -254,7 +254,7 @@ def test_sidecar_step_makes_an_external_engine_loadable(tmp_path, monkeypatch):
     with Segmenter.load(engine) as seg:
         assert seg.backend == "tensorrt"
     other = make_episode_graph(tmp_path / "s32.onnx", img_size=32)
-    from hsnet_deploy.export.sidecar_command import write_sidecar_for
+    from hsnet_deploy.cli.sidecar import write_sidecar_for
 
     with pytest.raises(UserError, match="not built from this file"):
         write_sidecar_for(engine, other)

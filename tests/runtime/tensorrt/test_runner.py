@@ -11,7 +11,7 @@ import pytest
 
 ort = pytest.importorskip("onnxruntime")
 
-from test_runtime_fake_graphs import make_episode_graph, make_split_graphs  # noqa: E402
+from helpers.fake_graphs import make_episode_graph, make_split_graphs  # noqa: E402
 
 from hsnet_deploy.errors import UserError  # noqa: E402
 from hsnet_deploy.runtime import Segmenter  # noqa: E402
@@ -23,7 +23,7 @@ from hsnet_deploy.runtime.tensorrt.sidecar import (  # noqa: E402
     write_engine_sidecar,
 )
 from hsnet_deploy.runtime.tensorrt.runner import TensorRTRunner  # noqa: E402
-from tensorrt_standin import FakeDeviceMemory, fake_plan, make_fake_tensorrt  # noqa: E402
+from helpers.tensorrt_standin import FakeDeviceMemory, fake_plan, make_fake_tensorrt  # noqa: E402
 
 S = 16
 

@@ -24,14 +24,16 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from helpers import REPO
+
+ROOT = REPO
 TYPED_MODULES = (  # every module that touches a TensorRT object
     "runtime/tensorrt/runner.py",
     "runtime/loaders.py",
     "runtime/tensorrt/cuda_memory.py",
     "runtime/tensorrt/builder.py",
     "runtime/tensorrt/engine_build.py",
-    "export/sidecar_command.py",
+    "cli/sidecar.py",
     "runtime/tensorrt/timing.py",
 )
 STUB_REPAIRS = (  # (pattern, replacement, matches expected in tensorrt-stubs 10.13.0.35.1)
@@ -94,6 +96,7 @@ def checker(tmp_path_factory):
     return run, text
 
 
+@pytest.mark.slow
 def test_tensorrt_modules_are_clean_against_the_stubs(checker):
     run, _ = checker
     status, report = run()
@@ -109,6 +112,7 @@ SEEDED = (  # (module, correct text, misspelt text, what mypy must say)
 )
 
 
+@pytest.mark.slow
 def test_seeded_api_mistakes_are_caught(checker):
     """Each mistake a TensorRT user makes (misspelt method, missing or wrong-typed
     argument, misspelt attribute, wrong override) is reported, in one mypy run."""
@@ -155,7 +159,7 @@ def _stub_api(text: str) -> dict[str, dict[str, list[str]]]:
 def test_standin_names_and_signatures_exist_in_the_stubs(checker, tmp_path):
     _, text = checker
     api = _stub_api(text)
-    from tensorrt_standin import FakeDeviceMemory, make_fake_tensorrt
+    from helpers.tensorrt_standin import FakeDeviceMemory, make_fake_tensorrt
 
     checked = 0
     for version in ("10.13.0", "11.4.0"):
