@@ -5,21 +5,15 @@ use, so torch-free parts (``hsnet_deploy.hsnet.data``, the metrics) stay importa
 from the lightweight runtime.
 
     from hsnet_deploy.hsnet import HSNet, load_hsnet
-    from hsnet_deploy.hsnet.kshot_vote import kshot_vote
+    from hsnet_deploy.runtime.kshot_vote import kshot_vote_torch
 """
 
 from __future__ import annotations
 
-from ..lazy_exports import lazy_getattr
+from ..lazy_exports import lazy_exports
 
-_LAZY = {
-    "HSNet": "model",
-    "BACKBONES": "backbone_features",
-    "load_hsnet": "checkpoint",
-    "CenterPivotConv4d": "center_pivot_conv",
-    "randomize_for_testing": "random_weights",
-}
-
-__all__ = sorted(_LAZY)
-
-__getattr__ = lazy_getattr(__name__, _LAZY)
+__getattr__, __all__ = lazy_exports(
+    __name__,
+    model="HSNet", backbone_features="BACKBONES", checkpoint="load_hsnet",
+    center_pivot_conv="CenterPivotConv4d", random_weights="randomize_for_testing",
+)

@@ -18,18 +18,22 @@ Keys are checked strictly: anything missing or unexpected is reported, first few
 from __future__ import annotations
 
 import os
-import zipfile
-from pathlib import Path
 
 import torch
 
 from ..errors import UserError
 from ..file_digest import sha256_of_file
-from .backbone_features import BACKBONES, backbone_spec
+from .backbone_features import backbone_spec
 from .model import HSNet
 from .provenance import record_provenance
-
-_WRAPPER_KEYS = ("state_dict", "model", "model_state_dict")
+from .state_dicts import (
+    check_and_load,
+    check_backbone_file_name,
+    infer_backbone,
+    load_backbone_file,
+    normalize_keys,
+    read_state_dict,
+)
 
 
 def file_sha256(path: str | os.PathLike) -> str:
@@ -39,74 +43,6 @@ def file_sha256(path: str | os.PathLike) -> str:
     if is_reference(path):
         path = WEIGHTS
     return sha256_of_file(path)
-
-
-def read_state_dict(path: str | os.PathLike, what: str = "checkpoint") -> dict[str, torch.Tensor]:
-    """Read a tensor dict from ``path``; UserError for a missing, truncated or foreign file."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{what} not found: {path}")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, Exception) as err:  # noqa: BLE001
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise UserError(f"cannot read {what} {path}: not a PyTorch weight file, or truncated ({reason[:160]})") from None
-    if isinstance(obj, dict):
-        for key in _WRAPPER_KEYS:
-            if key in obj and isinstance(obj[key], dict):
-                obj = obj[key]
-                break
-    if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise UserError(f"{what} {path} holds no state_dict of tensors (found {type(obj).__name__})")
-    return obj
-
-
-def _strip_prefix(state: dict, prefix: str) -> dict:
-    if state and all(k.startswith(prefix) for k in state):
-        return {k[len(prefix):]: v for k, v in state.items()}
-    return state
-
-
-def normalize_keys(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Map official / plain / learner-only layouts onto HSNet's own key names."""
-    state = _strip_prefix(state, "module.")
-    if state and all(k.split(".")[0] in _LEARNER_BLOCKS for k in state):
-        state = {f"hpn_learner.{k}": v for k, v in state.items()}
-    return state
-
-
-_LEARNER_BLOCKS = {"encoder_layer4", "encoder_layer3", "encoder_layer2", "encoder_layer4to3", "encoder_layer3to2", "decoder1", "decoder2"}
-
-
-def infer_backbone(state: dict[str, torch.Tensor]) -> str | None:
-    """Backbone name from the learner's input widths (layers per pyramid level)."""
-    try:
-        l3 = state["hpn_learner.encoder_layer4.0.conv1.weight"].shape[1]
-        l2 = state["hpn_learner.encoder_layer3.0.conv1.weight"].shape[1]
-        l1 = state["hpn_learner.encoder_layer2.0.conv1.weight"].shape[1]
-    except (KeyError, IndexError):
-        return None
-    for name, spec in BACKBONES.items():
-        if tuple(reversed(spec.layers_per_level)) == (l3, l2, l1):
-            return name
-    return None
-
-
-def _check_and_load(module: torch.nn.Module, state: dict, what: str, path) -> None:
-    own = module.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    if missing or unexpected:
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} missing (e.g. {', '.join(missing[:4])})")
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected (e.g. {', '.join(unexpected[:4])})")
-        raise UserError(f"{what} {path} does not fit this model: " + "; ".join(parts))
-    wrong = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in own.items() if state[k].shape != v.shape]
-    if wrong:
-        raise UserError(f"{what} {path} has tensors of the wrong shape: {'; '.join(wrong[:3])}")
-    module.load_state_dict(state, strict=True)
 
 
 def load_hsnet(backbone: str | None = None, checkpoint=None, backbone_weights=None) -> HSNet:
@@ -127,11 +63,7 @@ def load_hsnet(backbone: str | None = None, checkpoint=None, backbone_weights=No
             raise UserError("the reference model is a resnet50 HSNet with its own seeded backbone: "
                             "give neither --backbone (other than resnet50) nor --backbone-weights with it")
         return load_reference()
-    if isinstance(backbone_weights, str) and backbone_weights.lower() in {"imagenet", "pretrained", "default"}:
-        raise UserError(
-            "ImageNet weights are never downloaded: pass the path of a torchvision weight file "
-            "(e.g. resnet50-0676ba61.pth, vgg16-397923af.pth) with --backbone-weights FILE"
-        )
+    check_backbone_file_name(backbone_weights)  # before the checkpoint is read
     state = normalize_keys(read_state_dict(checkpoint)) if checkpoint is not None else None
     inferred = infer_backbone(state) if state is not None else None
     if state is not None and inferred is None:
@@ -152,17 +84,16 @@ def load_hsnet(backbone: str | None = None, checkpoint=None, backbone_weights=No
         other = [k for k in state if not k.startswith(("hpn_learner.", "backbone."))]
         if other:
             raise UserError(f"checkpoint {checkpoint} has keys HSNet does not have: {', '.join(other[:4])}")
-        _check_and_load(model.hpn_learner, learner, "checkpoint", checkpoint)
+        check_and_load(model.hpn_learner, learner, "checkpoint", checkpoint)
         if backbone_part and backbone_weights is None:
-            _check_and_load(model.backbone, backbone_part, "checkpoint", checkpoint)
+            check_and_load(model.backbone, backbone_part, "checkpoint", checkpoint)
         elif not backbone_part and backbone_weights is None:
             raise UserError(
                 f"checkpoint {checkpoint} holds only the learner: pass the {name} backbone's "
                 "torchvision weight file with --backbone-weights FILE"
             )
     if backbone_weights is not None:
-        bstate = _strip_prefix(_strip_prefix(read_state_dict(backbone_weights, "backbone weight file"), "module."), "backbone.")
-        _check_and_load(model.backbone, bstate, f"{name} backbone weight file", backbone_weights)
+        load_backbone_file(model, backbone_weights)
     if checkpoint is not None:  # the digest exports record (hsnet.provenance)
         record_provenance(model, file_sha256(checkpoint))
     return model.eval()

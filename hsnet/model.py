@@ -26,11 +26,16 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .backbone_features import backbone_spec, split_levels
-from .correlation import l2_normalize_channels, level_correlation, mask_and_normalize, support_grid_correlation
-from .grid_layout import NATIVE, SUPPORT_GRIDS
 from ..runtime.image_size import check_image_size
-from .kshot_vote import kshot_vote
+from .backbone_features import backbone_spec, split_levels
+from .correlation import (
+    l2_normalize_channels,
+    level_correlation,
+    mask_and_normalize,
+    support_grid_correlation,
+)
+from .grid_layout import NATIVE, SUPPORT_GRIDS
+from ..runtime.kshot_vote import kshot_vote_torch as kshot_vote
 from .learner import HPNLearner
 
 

@@ -32,7 +32,13 @@ from typing import Mapping, Optional, Union
 
 from ..errors import UserError
 from .graph_contract import EPISODE, GRAPH_KINDS, QUERY, SUPPORT_ENCODER
-from .loaders import EngineLoader, OnnxSessionLoader, TorchModelLoader, check_device, check_threads
+from .loaders import (
+    EngineLoader,
+    OnnxSessionLoader,
+    TorchModelLoader,
+    check_device,
+    check_threads,
+)
 from .model_files import ModelFiles, resolve_model_files
 from .runner import Runner
 

@@ -174,6 +174,11 @@ def split_tag_of(path: Union[str, Path]) -> Optional[str]:
 
 
 # ---- metadata: writing and reading -----------------------------------------------------
+def metadata_of(model) -> dict[str, str]:
+    """An ONNX ModelProto's ``metadata_props`` as a dict (the one reader; no onnx import)."""
+    return {p.key: p.value for p in model.metadata_props}
+
+
 def valid_checkpoint_digest(value: str) -> bool:
     return value == RANDOM_CHECKPOINT or bool(_SHA256.fullmatch(value))
 

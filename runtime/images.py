@@ -22,8 +22,9 @@ naming the file and the values found, rather than guessed at.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Union
+from typing import Optional, Union
 
 import numpy as np
 from PIL import Image
@@ -134,3 +135,16 @@ def describe(item: object, fallback: str) -> str:
     if isinstance(item, (str, os.PathLike)):
         return str(item)
     return fallback
+
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"})  # read as queries
+
+
+@dataclass(frozen=True)
+class Query:
+    """One decoded query of ``run``: an image file, a folder's image, or a stream's frame."""
+
+    name: str  # output name stem ("frame_000012", or the file's stem)
+    path: Optional[Path]  # the file it came from, if any
+    image: np.ndarray  # (h, w, 3) uint8 RGB
+    index: Optional[int] = None  # a stream frame's position in its source

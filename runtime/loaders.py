@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence, Union
 
 from ..errors import UserError
+from .graph_contract import metadata_of
+from .model_source import model_source
 from .tensorrt.sidecar import check_engine_compatibility, read_engine_sidecar
 
 if TYPE_CHECKING:  # pragma: no cover - types only
@@ -123,7 +125,7 @@ def onnx_header(model: ModelSource, source: str) -> "tuple[dict[str, str], dict[
         except Exception as err:  # protobuf's DecodeError and friends
             reason = str(err).strip().split("\n")[0]
             raise UserError(f"cannot read ONNX model {source}: {reason}") from None
-    return {p.key: p.value for p in proto.metadata_props}, declared_dims(proto.graph.input)
+    return metadata_of(proto), declared_dims(proto.graph.input)
 
 
 def declared_dims(values) -> dict[str, list]:
@@ -223,9 +225,13 @@ class OnnxSessionLoader:
 
     def _tensorrt_providers(self, available: Sequence[str]) -> list:
         """TensorRT EP (options from the model's metadata), CUDA, CPU; the cache folder made."""
-        from .tensorrt.profiles import profile_shapes
         from .graph_contract import GraphInfo
-        from .onnxruntime_tensorrt import TENSORRT_EP, tensorrt_provider_options, tensorrt_providers
+        from .onnxruntime_tensorrt import (
+            TENSORRT_EP,
+            tensorrt_provider_options,
+            tensorrt_providers,
+        )
+        from .tensorrt.profiles import profile_shapes
 
         if TENSORRT_EP not in available:
             raise UserError(TENSORRT_EP_MISSING)
@@ -345,8 +351,8 @@ def choose_torch_device(request: str = "auto"):
 class TorchModelLoader:
     """Loads (once, on first call) an HSNet from a checkpoint, or wraps a given model.
 
-    ``checkpoint`` is a path for ``hsnet_deploy.hsnet.load_hsnet`` or an ``HSNet``
-    instance already built (tests, evaluation). ``threads`` sets PyTorch's intra-op
+    ``checkpoint`` is a path (or 'reference') for the registered model source
+    (:mod:`.model_source`) or an ``HSNet`` instance already built (tests, evaluation). ``threads`` sets PyTorch's intra-op
     threads when the model is loaded.
     """
 
@@ -368,19 +374,9 @@ class TorchModelLoader:
         device = choose_torch_device(self.device_request)
         if self.threads:
             torch.set_num_threads(self.threads)
-        if isinstance(self.checkpoint, (str, os.PathLike)):
-            from ..hsnet.checkpoint import load_hsnet  # lazy: torch and the model only now
-            from ..hsnet.reference_model import is_reference
-
-            path = Path(self.checkpoint)
-            if not is_reference(str(self.checkpoint)) and not path.is_file():
-                raise UserError(f"checkpoint not found: {path}")
-            model = load_hsnet(backbone=self.backbone, checkpoint=str(path))
-        else:
-            model = self.checkpoint
-        from ..hsnet.provenance import checkpoint_sha256_of
-
-        self.sha256 = checkpoint_sha256_of(model)  # the file it was loaded from, while unchanged
+        source = model_source()  # the model, by name: the runtime never imports it
+        model = source.load_model(self.checkpoint, self.backbone) if isinstance(self.checkpoint, (str, os.PathLike)) else self.checkpoint
+        self.sha256 = source.weights_digest(model)  # the file it was loaded from, while unchanged
         self.model = model.to(device).eval()
         self.device = device
         return self.model, self.device

@@ -27,7 +27,14 @@ from pathlib import Path
 from typing import Optional, Union
 
 from ..errors import UserError
-from .graph_contract import EPISODE, QUERY, SUPPORT_ENCODER, GraphInfo, split_paths, split_tag_of
+from .graph_contract import (
+    EPISODE,
+    QUERY,
+    SUPPORT_ENCODER,
+    GraphInfo,
+    split_paths,
+    split_tag_of,
+)
 
 BACKEND_BY_SUFFIX = {
     ".onnx": "onnxruntime",

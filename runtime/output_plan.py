@@ -29,9 +29,14 @@ import numpy as np
 
 from ..atomic_file import atomic_path, write_failure
 from ..errors import UserError
-from ..output_paths import check_output_file, check_output_folder, parent_folder, same_file
+from ..output_paths import (
+    check_output_file,
+    check_output_folder,
+    parent_folder,
+    same_file,
+)
+from .images import Query
 from .overlay import overlay as draw_overlay
-from .query_source import Query
 from .video_source import is_frame_png
 from .video_writer import VIDEO_SUFFIXES, VideoFileWriter
 

@@ -14,24 +14,11 @@ loop, but of unknown length, its frames named ``frame_000000`` ... by source pos
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional
-
-import numpy as np
+from typing import Iterator
 
 from ..errors import UserError
-from .images import load_image
-
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"})
-
-
-@dataclass(frozen=True)
-class Query:
-    name: str  # output name stem ("frame_000012", or the file's stem)
-    path: Optional[Path]  # the file it came from, if any
-    image: np.ndarray  # (h, w, 3) uint8 RGB
-    index: Optional[int] = None  # a stream frame's position in its source
+from .images import IMAGE_SUFFIXES, Query, load_image
 
 
 class QuerySource:

@@ -33,7 +33,15 @@ from PIL import Image
 
 from ..errors import UserError
 from .backends import RuntimeOptions, activate_all, make_runners, open_runners
-from .graph_contract import EPISODE, QUERY, SUPPORT_ENCODER, SUPPORT_FEATURES, GraphInfo
+from .graph_contract import (
+    DEFAULT_PRECISION,
+    EPISODE,
+    KEY_PRECISION,
+    QUERY,
+    SUPPORT_ENCODER,
+    SUPPORT_FEATURES,
+    GraphInfo,
+)
 from .images import ImageLike, MaskLike, as_image, as_mask, describe
 from .model_files import ModelFiles
 from .postprocess import postprocess
@@ -187,7 +195,7 @@ class Segmenter:
     @property
     def precision(self) -> str:
         """The graphs' recorded precision: "int8", or "support fp16 + query int8" when they differ."""
-        precisions = {kind: r.metadata.get("hsnet_deploy.precision", "fp32") for kind, r in self.runners.items()}
+        precisions = {kind: r.metadata.get(KEY_PRECISION, DEFAULT_PRECISION) for kind, r in self.runners.items()}
         if len(set(precisions.values())) == 1:
             return next(iter(precisions.values()))
         return " + ".join(f"{kind.split('_')[0]} {p}" for kind, p in precisions.items())
@@ -373,8 +381,13 @@ def calibration_provenance(graphs: Mapping[str, Mapping[str, str]]) -> str:
     such text per graph ("support_encoder: ...; query: ...") when the graphs disagree;
     "not recorded" for an INT8 graph without the keys; "" when no graph is INT8.
     ``run`` (through ``repr``), ``check`` and ``bench`` all print this text."""
-    from .graph_contract import (DEFAULT_PRECISION, KEY_CALIBRATION_EPISODES, KEY_CALIBRATION_METHOD,
-                                 KEY_CALIBRATION_SOURCE, KEY_PRECISION)
+    from .graph_contract import (
+        DEFAULT_PRECISION,
+        KEY_CALIBRATION_EPISODES,
+        KEY_CALIBRATION_METHOD,
+        KEY_CALIBRATION_SOURCE,
+        KEY_PRECISION,
+    )
 
     found = {}
     for kind, meta in graphs.items():

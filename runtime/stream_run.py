@@ -29,7 +29,7 @@ import numpy as np
 
 from ..errors import UserError
 from .frame_reader import FrameReader
-from .query_source import Query
+from .images import Query
 from .stream_stats import StreamStats
 from .video_source import StreamBroken, VideoSource
 

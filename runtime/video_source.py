@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, Iterator, Optional, Union
 
 from ..errors import UserError
-from .query_source import IMAGE_SUFFIXES, Query
+from .images import IMAGE_SUFFIXES, Query
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _DEVICE = re.compile(r"^/dev/video(\d+)$")

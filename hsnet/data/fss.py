@@ -28,7 +28,13 @@ from ...errors import UserError
 from .base import EpisodeDataset, choice_index
 from .episode import Episode, EpisodeRef
 from .image_io import check_same_size, read_grey, read_rgb
-from .split_files import check_shot, check_split, read_split_lines, require_dir, require_file
+from .split_files import (
+    check_shot,
+    check_split,
+    read_split_lines,
+    require_dir,
+    require_file,
+)
 
 NCLASS = 1000
 CLASS_OFFSET = {"trn": 0, "val": 520, "test": 760}

@@ -14,7 +14,7 @@ from typing import List
 
 import numpy as np
 
-from ..data.episode import Episode
+from .episode import Episode
 
 
 @dataclass
@@ -35,7 +35,7 @@ class DemoStream:
 
 def draw_stream(seed: int, img_size: int, shots: int, queries: int) -> DemoStream:
     """The support set of held-out episode 0 and ``queries`` more queries of its class."""
-    from ..data.synthetic import SPLIT_CLASSES, SyntheticFewShot, class_name
+    from .synthetic import SPLIT_CLASSES, SyntheticFewShot, class_name
 
     classes = len(SPLIT_CLASSES["test"])
     dataset = SyntheticFewShot(seed=seed, split="test", img_size=img_size, shot=shots,

@@ -35,10 +35,10 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from ...runtime.image_size import level_sizes
 from ..backbone_features import backbone_spec, split_levels
 from ..correlation import NORM_EPS, level_correlation
 from ..data.episode import Episode
-from ...runtime.image_size import level_sizes
 from ..mask_resize import resize_masks
 
 CACHE_DTYPES = {"float16": torch.float16, "float32": torch.float32}

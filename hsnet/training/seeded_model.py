@@ -1,7 +1,7 @@
 """The model a training run starts from, reproducible from ``--seed``.
 
     torch.manual_seed(seed)
-    model = load_hsnet(backbone, backbone_weights=FILE or None)   # learner: PyTorch's default init
+    model = HSNet(backbone) (+ the backbone FILE if given)       # learner: PyTorch's default init
     if no FILE: randomize_for_testing(model.backbone, seed)       # seeded random backbone
 
 - Learner: PyTorch's default initialisation of every Conv2d / GroupNorm, drawn from the
@@ -24,12 +24,17 @@ import torch
 
 def build_model(backbone: str = "resnet50", seed: int = 0, backbone_weights: Optional[str] = None):
     """A fresh HSNet (train mode; the backbone stays in eval mode, frozen)."""
-    from ..checkpoint import load_hsnet
+    from ..backbone_features import backbone_spec
+    from ..model import HSNet
     from ..random_weights import randomize_for_testing
+    from ..state_dicts import load_backbone_file
 
+    backbone_spec(backbone)  # UserError for an unknown name
     torch.manual_seed(seed)
-    model = load_hsnet(backbone=backbone, backbone_weights=backbone_weights)
-    if backbone_weights is None:
+    model = HSNet(backbone)
+    if backbone_weights is not None:
+        load_backbone_file(model, backbone_weights)
+    else:
         randomize_for_testing(model.backbone, seed)
     for p in model.backbone.parameters():
         p.requires_grad_(False)

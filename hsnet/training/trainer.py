@@ -39,10 +39,20 @@ from ...runtime.loaders import choose_torch_device
 from ..evaluation.metrics import MIoUAccumulator
 from .episode_sources import DataConfig, TrainingData
 from .episodes import collate_episodes, training_target
-from .feature_cache import (PairSampler, bytes_per_image, build_feature_store, pool_images,
-                            store_logits)
+from .feature_cache import (
+    PairSampler,
+    build_feature_store,
+    bytes_per_image,
+    pool_images,
+    store_logits,
+)
 from .seeded_model import backbone_fingerprint
-from .train_state import load_state, rng_state_from_tensors, rng_state_to_tensors, save_state
+from .train_state import (
+    load_state,
+    rng_state_from_tensors,
+    rng_state_to_tensors,
+    save_state,
+)
 
 BEST = "best_model.pt"
 LAST = "last_state.pt"

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Optional
 
 from ...errors import UserError
+from .profiles import Shape, ShapeRange, format_profile
 from .sidecar import (
     KEY_BUILD_DLA_CORE,
     KEY_BUILD_MAX_SHAPES,
@@ -33,7 +34,6 @@ from .sidecar import (
     KEY_BUILD_TOOL,
     KEY_BUILD_WORKSPACE_MIB,
 )
-from .profiles import Shape, ShapeRange, format_profile
 
 OPTIMIZATION_LEVELS = range(0, 6)  # TensorRT: 0 (fastest build) .. 5; default 3
 

@@ -29,7 +29,6 @@ import numpy as np
 from ...errors import UserError
 
 
-
 @dataclass
 class DeviceBuffer:
     ptr: int

@@ -22,14 +22,21 @@ from typing import Mapping, Optional, Union
 from ...atomic_file import atomic_paths
 from ...errors import UserError
 from ...file_digest import sha256_of_file
+from ...output_paths import check_output_file
 from ..backends import select_graphs
-from .sidecar import KEY_ONNX_FILE, KEY_ONNX_SHA256, sidecar_path, sidecar_record, sidecar_text
 from ..graph_contract import GRAPH_KINDS, Dim, GraphInfo, split_paths
 from ..loaders import import_tensorrt, onnx_header
-from ...output_paths import check_output_file
 from ..model_files import ENGINE_SUFFIXES, input_set, resolve_model_files
 from .build_options import BuildOptions
 from .builder import BuiltEngine, ProgressFactory, build_serialized, tqdm_phase_bar
+from .sidecar import (
+    KEY_ONNX_FILE,
+    KEY_ONNX_SHA256,
+    sidecar_path,
+    sidecar_record,
+    sidecar_text,
+)
+
 
 @dataclass(frozen=True)
 class OnnxHeader:

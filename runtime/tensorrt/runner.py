@@ -36,13 +36,13 @@ from typing import TYPE_CHECKING, Any, Mapping, Optional, Union
 import numpy as np
 
 from ...errors import UserError
-from .cuda_memory import open_device_memory
-from .device_memory import DeviceBuffer, DeviceMemory
-from .sidecar import KEY_BUILD_MAX_SHAPES, KEY_BUILD_MIN_SHAPES
 from ..graph_contract import GraphInfo, check_io_names
 from ..loaders import EngineLoader, import_tensorrt
 from ..runner import Runner, TensorSpec
 from ..tensor_types import from_tensorrt
+from .cuda_memory import open_device_memory
+from .device_memory import DeviceBuffer, DeviceMemory
+from .sidecar import KEY_BUILD_MAX_SHAPES, KEY_BUILD_MIN_SHAPES
 
 if TYPE_CHECKING:  # pragma: no cover - types only
     import tensorrt as trt
