@@ -26,7 +26,8 @@ from typing import Optional
 from ..errors import UserError
 from ..runtime.backends import RuntimeOptions
 from ..runtime.graph_contract import EPISODE, QUERY, SUPPORT_ENCODER, split_paths
-from ..runtime.loaders import TorchModelLoader, choose_providers, choose_torch_device
+from ..runtime.onnxruntime.loader import choose_providers
+from ..runtime.pytorch.loader import TorchModelLoader, choose_torch_device
 from ..runtime.segmenter import Segmenter
 from .bench_settings import BenchSettings, wants_cached, wants_episode
 from .model_arguments import ModelArgument, parse_model_argument

@@ -50,7 +50,9 @@ SUPPORT_IMAGE_INPUTS = frozenset({"support_imgs", "support_masks"})
 
 
 def _block_stage(name: str):
-    from ..export.precision import node_groups  # one parser of the learner's module paths
+    from ..export.precision import (
+        node_groups,  # one parser of the learner's module paths
+    )
 
     block = node_groups.learner_block(name)
     if block is None:

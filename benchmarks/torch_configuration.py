@@ -6,7 +6,7 @@ The network part of an episode is one of three paths (see :mod:`staged_forward`)
     episode    model(query, supports, masks): query once, K supports as one batch
     query      model.forward_with_support(query, *cached): support set encoded once
 
-FP16 is the runtime's ``autocast`` (``runtime.torch_runner``: ``torch.autocast(float16)``,
+FP16 is the runtime's ``autocast`` (``runtime.pytorch.runner``: ``torch.autocast(float16)``,
 the context every PyTorch runner uses); the model keeps its support-mask resize in FP32
 with device-resident matrices itself (``hsnet.mask_resize``), and autocast runs norms and
 GroupNorm in FP32. Pre-processing is the runtime's too (``preprocess_image``,
@@ -26,7 +26,7 @@ import numpy as np
 from ..hsnet.data.episode import Episode
 from ..runtime.postprocess import postprocess
 from ..runtime.preprocess import preprocess_image, preprocess_support
-from ..runtime.torch_runner import autocast
+from ..runtime.pytorch.runner import autocast
 from .configurations import (
     CACHED_MODE,
     COST_OFFICIAL,

@@ -56,10 +56,10 @@ def write_sidecar_for(engine_path: Path, onnx_path: Path, memory: str = "auto") 
     from ..atomic_file import write_text_atomic
     from ..file_digest import sha256_of_file
     from ..runtime.graph_contract import GraphInfo
-    from ..runtime.loaders import EngineLoader, import_tensorrt
     from ..runtime.model_files import ENGINE_SUFFIXES, check_input_file
     from ..runtime.tensorrt.build_options import BuildOptions
     from ..runtime.tensorrt.engine_build import gpu_of, read_onnx_header
+    from ..runtime.tensorrt.loader import EngineLoader, import_tensorrt
     from ..runtime.tensorrt.sidecar import (
         KEY_ONNX_FILE,
         KEY_ONNX_SHA256,

@@ -23,8 +23,8 @@ from ..atomic_file import atomic_path
 from ..errors import UserError
 from ..runtime.graph_contract import EPISODE, GRAPH_KINDS
 from ..runtime.graph_contract import split_paths as contract_split_paths
-from .export_options import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, ExportOptions  # noqa: F401 - re-exported
 from . import graph_files
+from .export_options import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, ExportOptions  # noqa: F401 - re-exported
 from .pipeline import STAGES, ExportCheckFailed, GraphState, passes_for, run_passes  # noqa: F401 - re-exported
 
 if TYPE_CHECKING:

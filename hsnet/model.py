@@ -27,6 +27,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..runtime.image_size import check_image_size
+from ..runtime.kshot_vote import kshot_vote_torch as kshot_vote
 from .backbone_features import backbone_spec, split_levels
 from .correlation import (
     l2_normalize_channels,
@@ -35,7 +36,6 @@ from .correlation import (
     support_grid_correlation,
 )
 from .grid_layout import NATIVE, SUPPORT_GRIDS
-from ..runtime.kshot_vote import kshot_vote_torch as kshot_vote
 from .learner import HPNLearner
 
 

@@ -14,8 +14,10 @@ Pieces (one idea per module):
   metadata key, split-file naming) that export, check, runners and benchmarks read
 - ``loaders``: ONNX sessions, TensorRT engines, torch models from a path or from memory,
   with their options; ``tensor_types``: element types across backends
-- ``runner``: the ``Runner`` interface; ``onnxruntime_runner``, ``tensorrt_runner``
-  (+ ``cuda_memory``, ``engine_sidecar``), ``torch_runner``
+- ``runner``: the ``Runner`` interface; one sub-package per backend, each a loader and a
+  runner: ``onnxruntime/`` (+ ``tensorrt_ep``), ``tensorrt/`` (+ builder, profiles,
+  trtexec line, sidecar, timing, device memory), ``pytorch/`` (the model reached through
+  ``model_source``, a registry)
 - ``model_files``: path -> backend and graph files; ``backends``: the one factory,
   model + ``RuntimeOptions`` -> loaders -> runners
 - ``segmenter``: the ``Segmenter``, the one inference path; ``command``: ``hsnet-deploy run``

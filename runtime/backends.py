@@ -32,15 +32,12 @@ from typing import Mapping, Optional, Union
 
 from ..errors import UserError
 from .graph_contract import EPISODE, GRAPH_KINDS, QUERY, SUPPORT_ENCODER
-from .loaders import (
-    EngineLoader,
-    OnnxSessionLoader,
-    TorchModelLoader,
-    check_device,
-    check_threads,
-)
+from .loaders import check_device, check_threads
 from .model_files import ModelFiles, resolve_model_files
+from .onnxruntime.loader import OnnxSessionLoader
+from .pytorch.loader import TorchModelLoader
 from .runner import Runner
+from .tensorrt.loader import EngineLoader
 
 BACKENDS = ("onnxruntime", "tensorrt", "torch")
 GRAPH_CHOICES = ("auto", "episode", "split")
@@ -110,7 +107,7 @@ def make_runners(
     if backend != "torch" and kinds not in ({EPISODE}, {SUPPORT_ENCODER, QUERY}):
         raise UserError(f"need an episode graph or a support_encoder + query pair, got {sorted(kinds)}")
     if backend == "onnxruntime":
-        from .onnxruntime_runner import OnnxRuntimeRunner
+        from .onnxruntime.runner import OnnxRuntimeRunner
 
         return {
             kind: OnnxRuntimeRunner(
@@ -128,7 +125,7 @@ def make_runners(
             kind: TensorRTRunner(EngineLoader(model, records.get(kind)), memory=options.memory, cuda_graph=options.cuda_graph)  # type: ignore[arg-type]
             for kind, model in models.items()
         }
-    from .torch_runner import TorchRunner
+    from .pytorch.runner import TorchRunner
 
     if len(models) != 1:
         raise UserError("a PyTorch model serves every graph kind: give one checkpoint")

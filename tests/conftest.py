@@ -91,8 +91,8 @@ def exported(tmp_path_factory):
     """FP32 / FP16 / INT8 split exports of the reference model at 96x96: precision -> NAME.onnx."""
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxconverter_common")
-    from hsnet_deploy.export.precision.convert import PrecisionOptions, convert_file
     from hsnet_deploy.export import export_split
+    from hsnet_deploy.export.precision.convert import PrecisionOptions, convert_file
     from hsnet_deploy.hsnet import load_hsnet
 
     folder = tmp_path_factory.mktemp("precision")

@@ -6,7 +6,6 @@ import os
 import stat
 
 import pytest
-
 from hsnet_deploy.atomic_file import atomic_path, write_text_atomic
 
 

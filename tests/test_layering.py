@@ -17,10 +17,10 @@ this test does not follow on purpose.
 
 from __future__ import annotations
 
-from helpers import REPO
-
 import ast
 from pathlib import Path
+
+from helpers import REPO
 
 ROOT = REPO
 LAYERS = {"runtime": 1, "hsnet": 2, "export": 3, "calibration": 4, "benchmarks": 5, "cli": 6}

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from helpers import REPO
-
 import configparser
 import subprocess
 import sys
+
+from helpers import REPO
 
 ROOT = REPO
 

@@ -98,7 +98,7 @@ def calibration_shots(model) -> int:
 
 def session_function(model):
     """An onnxruntime session over an in-memory model, as ``feeds -> {output: array}``."""
-    from ...runtime.loaders import OnnxSessionLoader
+    from ...runtime.onnxruntime.loader import OnnxSessionLoader
 
     session = OnnxSessionLoader(model).session()  # the runtime's session options (CPU fusions off)
     names = [o.name for o in session.get_outputs()]

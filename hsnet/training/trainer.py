@@ -35,7 +35,7 @@ import torch
 from torch.nn import functional as F
 
 from ...errors import UserError
-from ...runtime.loaders import choose_torch_device
+from ...runtime.pytorch.loader import choose_torch_device
 from ..evaluation.metrics import MIoUAccumulator
 from .episode_sources import DataConfig, TrainingData
 from .episodes import collate_episodes, training_target

@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Callable, Mapping, Optional, Sequence
 
 from ...errors import UserError
 from ..graph_contract import GRAPH_INPUTS, Dim, GraphInfo
-from ..loaders import import_tensorrt, tensorrt_major
 from .build_options import BuildOptions
+from .loader import import_tensorrt, tensorrt_major
 from .profiles import Shape, profile_shapes
 
 if TYPE_CHECKING:  # pragma: no cover - types only

@@ -25,10 +25,11 @@ from ...file_digest import sha256_of_file
 from ...output_paths import check_output_file
 from ..backends import select_graphs
 from ..graph_contract import GRAPH_KINDS, Dim, GraphInfo, split_paths
-from ..loaders import import_tensorrt, onnx_header
+from ..loaders import onnx_header
 from ..model_files import ENGINE_SUFFIXES, input_set, resolve_model_files
 from .build_options import BuildOptions
 from .builder import BuiltEngine, ProgressFactory, build_serialized, tqdm_phase_bar
+from .loader import import_tensorrt
 from .sidecar import (
     KEY_ONNX_FILE,
     KEY_ONNX_SHA256,

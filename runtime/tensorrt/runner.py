@@ -37,11 +37,11 @@ import numpy as np
 
 from ...errors import UserError
 from ..graph_contract import GraphInfo, check_io_names
-from ..loaders import EngineLoader, import_tensorrt
 from ..runner import Runner, TensorSpec
 from ..tensor_types import from_tensorrt
 from .cuda_memory import open_device_memory
 from .device_memory import DeviceBuffer, DeviceMemory
+from .loader import EngineLoader, import_tensorrt
 from .sidecar import KEY_BUILD_MAX_SHAPES, KEY_BUILD_MIN_SHAPES
 
 if TYPE_CHECKING:  # pragma: no cover - types only

@@ -26,7 +26,6 @@ TOP_FIELDS = {"schema", "environment", "settings", "results", "skipped", "notes"
 
 try:
     import onnxruntime  # noqa: F401  (only whether they import matters)
-
     from hsnet_deploy.export import export_onnx  # noqa: F401
 
     HAVE_ONNX_PATH = True
@@ -225,7 +224,10 @@ def test_model_arguments_name_the_graphs_to_run(tmp_path):
     ckpt = tmp_path / "best_model.pt"
     ckpt.write_bytes(b"x")
     assert parse_model_argument(str(ckpt)).checkpoint == ckpt
-    from helpers.fake_graphs import make_episode_graph, make_split_graphs  # a set is read as one export
+    from helpers.fake_graphs import (  # a set is read as one export
+        make_episode_graph,
+        make_split_graphs,
+    )
 
     episode = make_episode_graph(tmp_path / "m.onnx")
     alone = parse_model_argument(str(episode))

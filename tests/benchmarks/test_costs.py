@@ -9,14 +9,16 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
-from torch import nn  # noqa: E402
-
 from conftest import random_episode  # noqa: E402
-from hsnet_deploy.benchmarks.cost_counter import CostCounter  # noqa: E402
-from hsnet_deploy.benchmarks.cost_formulas import Cost, center_pivot_conv_cost, conv2d_cost, dense_conv4d_cost  # noqa: E402
 from dense_conv4d import DenseConv4d, dense_learner_like  # noqa: E402
+from hsnet_deploy.benchmarks.cost_counter import CostCounter  # noqa: E402
+from hsnet_deploy.benchmarks.cost_formulas import (  # noqa: E402
+    Cost,
+    center_pivot_conv_cost,
+    conv2d_cost,
+    dense_conv4d_cost,
+)
 from hsnet_deploy.benchmarks.latency_stats import summarize  # noqa: E402
-from roofline import TARGETS, Target, estimate_episode  # noqa: E402
 from hsnet_deploy.benchmarks.staged_forward import (  # noqa: E402
     NETWORK_STAGES,
     StageObserver,
@@ -25,6 +27,8 @@ from hsnet_deploy.benchmarks.staged_forward import (  # noqa: E402
     staged_query,
 )
 from hsnet_deploy.hsnet import CenterPivotConv4d, HSNet  # noqa: E402
+from roofline import TARGETS, Target, estimate_episode  # noqa: E402
+from torch import nn  # noqa: E402
 
 
 def counted(module: nn.Module, x: torch.Tensor) -> Cost:

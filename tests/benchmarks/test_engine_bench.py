@@ -10,12 +10,15 @@ import pytest
 
 pytest.importorskip("onnxruntime")
 
-from helpers.tensorrt_standin import install  # noqa: E402
 from helpers.fake_graphs import make_episode_graph, make_split_graphs  # noqa: E402
-
-from hsnet_deploy.runtime.tensorrt.timing import layer_precisions, precision_of_format, summary  # noqa: E402
+from helpers.tensorrt_standin import install  # noqa: E402
 from hsnet_deploy.cli import main  # noqa: E402
 from hsnet_deploy.runtime.tensorrt.engine_build import build_engines  # noqa: E402
+from hsnet_deploy.runtime.tensorrt.timing import (  # noqa: E402
+    layer_precisions,
+    precision_of_format,
+    summary,
+)
 
 
 def test_precision_of_inspector_formats_10_and_11():

@@ -12,15 +12,25 @@ import pytest
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 torch = pytest.importorskip("torch")
-from onnx import TensorProto, helper, numpy_helper  # noqa: E402
-
 from hsnet_deploy.benchmarks.gemm_peak import onnxruntime_gemm_peak, torch_gemm_peak  # noqa: E402
 from hsnet_deploy.benchmarks.onnxruntime_stages import (  # noqa: E402
-    SessionProfile, node_stages, read_profile, stage_of_layer, stage_seconds,
+    SessionProfile,
+    node_stages,
+    read_profile,
+    stage_of_layer,
+    stage_seconds,
 )
 from hsnet_deploy.benchmarks.staged_forward import (  # noqa: E402
-    CORRELATION, DECODER, MIX, NETWORK_STAGES, QUERY_BACKBONE, SQUEEZE, SUPPORT_BACKBONE, UNATTRIBUTED,
+    CORRELATION,
+    DECODER,
+    MIX,
+    NETWORK_STAGES,
+    QUERY_BACKBONE,
+    SQUEEZE,
+    SUPPORT_BACKBONE,
+    UNATTRIBUTED,
 )
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 
 def _graph(nodes, inputs, initializers=()):
@@ -113,7 +123,7 @@ def test_every_node_of_the_exported_graphs_gets_a_stage(exported):
 
 
 def test_a_real_profile_is_covered_by_the_stages(exported):
-    from hsnet_deploy.runtime.onnxruntime_runner import OnnxRuntimeRunner
+    from hsnet_deploy.runtime.onnxruntime.runner import OnnxRuntimeRunner
 
     runner = OnnxRuntimeRunner(str(exported["episode"]), device="cpu", intra_op_threads=1)
     with runner:

@@ -10,8 +10,9 @@ import pytest
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
-from hsnet_deploy.export.precision.convert import PrecisionOptions  # noqa: E402
 from hsnet_deploy.cli import main  # noqa: E402
+from hsnet_deploy.export.precision.convert import PrecisionOptions  # noqa: E402
+
 from tests.conftest import PRECISION_SIZE as S  # noqa: E402
 from tests.conftest import _precision_calibration  # noqa: E402
 
@@ -24,8 +25,12 @@ def _meta(path):
 
 @pytest.mark.slow
 def test_sensitivity_scores_each_group_alone_and_auto_meets_its_gate(exported, tmp_path):
+    from hsnet_deploy.calibration.sensitivity import (
+        Int8Trials,
+        choose_float_groups,
+        measure_sensitivity,
+    )
     from hsnet_deploy.export.precision.node_groups import group_order
-    from hsnet_deploy.calibration.sensitivity import Int8Trials, choose_float_groups, measure_sensitivity
 
     fp32 = onnx.load(str(exported["fp32"]))
     options = PrecisionOptions("int8", calibration=CALIB)

@@ -15,13 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from helpers import REPO
-from PIL import Image
-
-from hsnet_deploy import cli
 from helpers.fake_graphs import make_episode_graph, make_split_graphs  # noqa: E402
 from helpers.files import unwritable  # noqa: E402
+from hsnet_deploy import cli
+from PIL import Image
 
 S = 32  # the fake graphs' size
 
@@ -59,9 +57,9 @@ def no_work(monkeypatch):
         raise AssertionError("the work started before the bad input was refused")
 
     from hsnet_deploy.benchmarks import bench_session
-    from hsnet_deploy.export import graph_files
     from hsnet_deploy.cli import export as export_command
     from hsnet_deploy.cli.demo import pipeline
+    from hsnet_deploy.export import graph_files
     from hsnet_deploy.runtime.segmenter import Segmenter
 
     monkeypatch.setattr(export_command, "load_model", forbidden)

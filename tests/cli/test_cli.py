@@ -6,7 +6,6 @@ import subprocess
 import sys
 
 import pytest
-
 from hsnet_deploy import __version__
 from hsnet_deploy.cli import COMMANDS, main
 

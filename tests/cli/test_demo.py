@@ -18,7 +18,6 @@ import tempfile
 from pathlib import Path
 
 import pytest
-
 from hsnet_deploy.cli import main
 
 pytest.importorskip("torch")
@@ -152,8 +151,8 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, bad):
 
 
 def test_library_refuses_checkpoint_with_random_weights():
-    from hsnet_deploy.errors import UserError
     from hsnet_deploy.cli.demo.settings import DemoSettings, resolve_settings
+    from hsnet_deploy.errors import UserError
 
     with pytest.raises(UserError, match="exclude each other"):
         resolve_settings(DemoSettings(checkpoint="reference", random_weights=True))

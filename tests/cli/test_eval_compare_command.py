@@ -8,7 +8,6 @@ import json
 import math
 
 import pytest
-
 from hsnet_deploy.cli import main
 from hsnet_deploy.errors import UserError
 
@@ -77,9 +76,11 @@ def test_comparison_is_the_one_home_of_the_tolerance_rule():
 def _calibration(path):
     """The calibration text built from the file's own metadata, through the contract's keys."""
     import onnx
-
-    from hsnet_deploy.runtime.graph_contract import (KEY_CALIBRATION_EPISODES, KEY_CALIBRATION_METHOD,
-                                                     KEY_CALIBRATION_SOURCE)
+    from hsnet_deploy.runtime.graph_contract import (
+        KEY_CALIBRATION_EPISODES,
+        KEY_CALIBRATION_METHOD,
+        KEY_CALIBRATION_SOURCE,
+    )
 
     meta = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
     assert meta[KEY_CALIBRATION_SOURCE] and meta[KEY_CALIBRATION_METHOD]
@@ -120,8 +121,12 @@ def test_bench_labels_the_int8_configuration_with_its_calibration(exported, caps
 
 
 def test_calibration_text_for_mixed_and_unrecorded_graphs():
-    from hsnet_deploy.runtime.graph_contract import (KEY_CALIBRATION_EPISODES, KEY_CALIBRATION_METHOD,
-                                                     KEY_CALIBRATION_SOURCE, KEY_PRECISION)
+    from hsnet_deploy.runtime.graph_contract import (
+        KEY_CALIBRATION_EPISODES,
+        KEY_CALIBRATION_METHOD,
+        KEY_CALIBRATION_SOURCE,
+        KEY_PRECISION,
+    )
     from hsnet_deploy.runtime.segmenter import calibration_provenance
 
     calibrated = {KEY_PRECISION: "int8", KEY_CALIBRATION_SOURCE: "folder d (seed 0)",

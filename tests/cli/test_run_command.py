@@ -12,10 +12,9 @@ from PIL import Image
 pytest.importorskip("onnxruntime")
 
 from helpers.fake_graphs import make_episode_graph, make_split_graphs  # noqa: E402
-
 from hsnet_deploy import cli  # noqa: E402
 from hsnet_deploy.runtime import Segmenter  # noqa: E402
-from hsnet_deploy.runtime.onnxruntime_runner import OnnxRuntimeRunner  # noqa: E402
+from hsnet_deploy.runtime.onnxruntime.runner import OnnxRuntimeRunner  # noqa: E402
 
 S = 16
 
@@ -223,7 +222,7 @@ def test_every_input_file_is_decoded_once(run_cli, files, tmp_path, monkeypatch)
 
 
 def test_run_threads_reach_the_session(run_cli, files, monkeypatch):
-    from hsnet_deploy.runtime.loaders import OnnxSessionLoader
+    from hsnet_deploy.runtime.onnxruntime.loader import OnnxSessionLoader
 
     data, model, out = files
     seen = []

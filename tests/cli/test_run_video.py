@@ -23,7 +23,6 @@ pytest.importorskip("onnxruntime")
 cv2 = pytest.importorskip("cv2")
 
 from helpers.fake_graphs import make_episode_graph, make_split_graphs  # noqa: E402
-
 from hsnet_deploy.runtime import Segmenter  # noqa: E402
 
 S = 16

@@ -17,10 +17,14 @@ import pytest
 ort = pytest.importorskip("onnxruntime")
 
 from helpers.fake_graphs import make_episode_graph, make_split_graphs  # noqa: E402
-
 from hsnet_deploy.cli import main  # noqa: E402
+from hsnet_deploy.cli.triton.repository import (  # noqa: E402
+    graph_dims,
+    load_model_config_class,
+    parse_config,
+    write_repository,
+)
 from hsnet_deploy.errors import UserError  # noqa: E402
-from hsnet_deploy.cli.triton.repository import graph_dims, load_model_config_class, parse_config, write_repository  # noqa: E402
 from hsnet_deploy.runtime import Segmenter  # noqa: E402
 
 S = 16
@@ -182,7 +186,6 @@ def test_client_example_encodes_once_then_streams(tmp_path, model_config):
 
 def test_tensorrt_plans_take_their_dims_from_the_onnx_beside(tmp_path, monkeypatch, model_config):
     from helpers.tensorrt_standin import install
-
     from hsnet_deploy.runtime.tensorrt.engine_build import build_engines
 
     install(monkeypatch)

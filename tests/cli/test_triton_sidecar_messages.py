@@ -17,9 +17,8 @@ import pytest
 
 onnx = pytest.importorskip("onnx")
 
-from helpers.files import unwritable  # noqa: E402
 from helpers.fake_graphs import make_episode_graph, make_split_graphs  # noqa: E402
-
+from helpers.files import unwritable  # noqa: E402
 from hsnet_deploy import cli  # noqa: E402
 from hsnet_deploy.cli.triton import repository as triton_repository  # noqa: E402
 

@@ -16,11 +16,10 @@ import pytest
 
 onnx = pytest.importorskip("onnx")
 
-from onnx import TensorProto, helper, numpy_helper  # noqa: E402
-
 from hsnet_deploy.export import onnx_check  # noqa: E402
 from hsnet_deploy.export.onnx_check import check_onnx  # noqa: E402
 from hsnet_deploy.runtime.graph_contract import graph_metadata  # noqa: E402
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 FEATURES = ("support_c3", "support_c2", "support_c1")
 FEATURE_DIMS = [1, 1, 1, 3, 8, 8]

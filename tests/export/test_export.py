@@ -15,13 +15,18 @@ onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
 from conftest import random_episode  # noqa: E402
-from hsnet_deploy.export import check_onnx, export_onnx, export_split  # noqa: E402
-from hsnet_deploy.export import graph_files, onnx_export  # noqa: E402
 from helpers.tiny_model import tiny_model as _tiny_model  # noqa: E402
-from hsnet_deploy.runtime.kshot_vote import kshot_vote_graph as vote_mask  # noqa: E402
+from hsnet_deploy.export import (  # noqa: E402  # noqa: E402
+    check_onnx,
+    export_onnx,
+    export_split,
+    graph_files,
+    onnx_export,
+)
 from hsnet_deploy.export.static_reshape import plan_target  # noqa: E402
-from hsnet_deploy.runtime.kshot_vote import kshot_vote_torch as kshot_vote  # noqa: E402
 from hsnet_deploy.hsnet.mask_resize import linear_resize_matrix  # noqa: E402
+from hsnet_deploy.runtime.kshot_vote import kshot_vote_graph as vote_mask  # noqa: E402
+from hsnet_deploy.runtime.kshot_vote import kshot_vote_torch as kshot_vote  # noqa: E402
 
 INPUTS = ("query_img", "support_imgs", "support_masks")
 

@@ -14,10 +14,9 @@ import pytest
 onnx = pytest.importorskip("onnx")
 torch = pytest.importorskip("torch")
 
-from onnx import TensorProto, helper, numpy_helper  # noqa: E402
-
 from hsnet_deploy.export import check_onnx  # noqa: E402
 from hsnet_deploy.hsnet.mask_resize import linear_resize_matrix  # noqa: E402
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 
 def i64(name, values):

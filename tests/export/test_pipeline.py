@@ -9,13 +9,11 @@ import pytest
 
 onnx = pytest.importorskip("onnx")
 
-from onnx import TensorProto, helper  # noqa: E402
-
 from hsnet_deploy.errors import UserError  # noqa: E402
 from hsnet_deploy.export import onnx_export, pipeline  # noqa: E402
-from hsnet_deploy.export.precision import convert as precision_convert  # noqa: E402
 from hsnet_deploy.export.export_options import ExportOptions  # noqa: E402
-
+from hsnet_deploy.export.precision import convert as precision_convert  # noqa: E402
+from onnx import TensorProto, helper  # noqa: E402
 
 # ---------------------------------------------------------------- options
 

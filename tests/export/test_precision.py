@@ -15,11 +15,15 @@ onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxconverter_common")
 
-from hsnet_deploy.export.precision.convert import PrecisionOptions, convert_file, convert_graphs  # noqa: E402
 from hsnet_deploy.errors import UserError  # noqa: E402
+from hsnet_deploy.export.precision.convert import (  # noqa: E402
+    PrecisionOptions,
+    convert_file,
+    convert_graphs,
+)
 
-from tests.conftest import _precision_calibration  # noqa: E402
 from tests.conftest import PRECISION_SIZE as S  # noqa: E402
+from tests.conftest import _precision_calibration  # noqa: E402
 
 CALIB = _precision_calibration()
 
@@ -45,8 +49,8 @@ def _episode_logits(path, n_episodes=3):
 
 
 def test_fp16_weights_are_half_and_islands_float(exported):
-    from hsnet_deploy.export.precision.node_groups import island_nodes, node_key
     from hsnet_deploy.export import check_onnx
+    from hsnet_deploy.export.precision.node_groups import island_nodes, node_key
 
     for suffix in ("", ".support", ".query"):
         model = _load(str(exported["fp16"]).replace(".onnx", f"{suffix}.onnx"))
@@ -79,8 +83,8 @@ def test_onnxruntime_runs_both_and_they_track_fp32(exported):
 
 
 def test_int8_qdq_is_tensorrt_style(exported):
-    from hsnet_deploy.export.precision.node_groups import island_nodes, node_key
     from hsnet_deploy.export import check_onnx
+    from hsnet_deploy.export.precision.node_groups import island_nodes, node_key
 
     for suffix in ("", ".support", ".query"):
         model = _load(str(exported["int8"]).replace(".onnx", f"{suffix}.onnx"))
@@ -147,11 +151,11 @@ def test_fp16_keeps_the_exact_zero_pattern_of_resized_masks_at_400():
     """The parity trap (docs/protocol.md): ragged masks resized to each feature size must be
     exactly zero where the FP32 graph is zero, and non-zero (however tiny) where it is not."""
     import torch
-
+    from hsnet_deploy.export import ExportOptions, build_onnx
     from hsnet_deploy.export.precision.fp16 import to_fp16
     from hsnet_deploy.export.precision.node_groups import MASK_RESIZE, island_nodes
-    from hsnet_deploy.export import ExportOptions, build_onnx
     from hsnet_deploy.hsnet import load_hsnet
+
     from tests.conftest import random_episode
 
     model = load_hsnet(checkpoint="reference").eval()

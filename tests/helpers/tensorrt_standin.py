@@ -16,7 +16,6 @@ import json
 import types
 
 import numpy as np
-
 from hsnet_deploy.runtime.tensorrt.device_memory import DeviceBuffer, DeviceMemory
 
 MAGIC = b"FAKE"

@@ -14,7 +14,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from hsnet_deploy.hsnet.correlation import l2_normalize_channels, level_correlation, mask_and_normalize  # noqa: E402
+from hsnet_deploy.hsnet.correlation import (  # noqa: E402
+    l2_normalize_channels,
+    level_correlation,
+    mask_and_normalize,
+)
 
 
 def unit(x: np.ndarray) -> np.ndarray:

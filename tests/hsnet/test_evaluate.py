@@ -6,11 +6,14 @@ import json
 
 import numpy as np
 import pytest
-
 from hsnet_deploy.cli import main
 from hsnet_deploy.errors import UserError
 from hsnet_deploy.hsnet.data.episode import Episode
-from hsnet_deploy.hsnet.evaluation.evaluate import evaluate, network_size_label, predict_and_truth
+from hsnet_deploy.hsnet.evaluation.evaluate import (
+    evaluate,
+    network_size_label,
+    predict_and_truth,
+)
 from hsnet_deploy.hsnet.evaluation.metrics import MIoUAccumulator
 
 
@@ -142,10 +145,9 @@ def small_checkpoint(tmp_path_factory):
 
 def test_eval_pt_end_to_end_matches_direct_model(small_checkpoint, tmp_path, capsys):
     import torch
-    from PIL import Image
-
     from hsnet_deploy.hsnet.data.synthetic import SyntheticFewShot
     from hsnet_deploy.runtime.preprocess import preprocess_image, preprocess_mask
+    from PIL import Image
 
     model, path = small_checkpoint
     out_json, out_png = tmp_path / "eval.json", tmp_path / "grid.png"

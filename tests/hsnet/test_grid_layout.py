@@ -9,7 +9,15 @@ torch = pytest.importorskip("torch")
 
 from hsnet_deploy.hsnet.center_pivot_conv import CenterPivotConv4d, support_tap_index  # noqa: E402
 from hsnet_deploy.hsnet.grid_group_norm import GridGroupNorm  # noqa: E402
-from hsnet_deploy.hsnet.grid_layout import LAYOUTS, NATIVE, QUERY_GRIDS, SUPPORT_GRIDS, convert, native_dims, permutation  # noqa: E402
+from hsnet_deploy.hsnet.grid_layout import (  # noqa: E402
+    LAYOUTS,
+    NATIVE,
+    QUERY_GRIDS,
+    SUPPORT_GRIDS,
+    convert,
+    native_dims,
+    permutation,
+)
 
 
 def test_layouts_round_trip_and_name_their_axes():
@@ -83,7 +91,10 @@ def test_official_computation_gives_the_same_logits_in_the_official_layout(rando
 def test_support_grid_correlation_eager_and_traced_forms_equal_the_official_product():
     """Eager PyTorch and the traced (exported) graph take different products; both must give the
     official correlation, negative cosines clamped to 0, moved to SUPPORT_GRIDS."""
-    from hsnet_deploy.hsnet.correlation import level_correlation, support_grid_correlation
+    from hsnet_deploy.hsnet.correlation import (
+        level_correlation,
+        support_grid_correlation,
+    )
 
     g = torch.Generator().manual_seed(0)
     q, s = torch.randn(2, 3, 8, 5, 6, generator=g), torch.randn(2, 3, 3, 8, 4, 7, generator=g)  # B=2, K=3, L=3

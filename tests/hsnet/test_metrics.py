@@ -6,10 +6,12 @@ import sys
 
 import numpy as np
 import pytest
-
 from hsnet_deploy.errors import UserError
-from hsnet_deploy.hsnet.evaluation.metrics import (MIoUAccumulator, foreground_iou,
-                                                   intersection_union)
+from hsnet_deploy.hsnet.evaluation.metrics import (
+    MIoUAccumulator,
+    foreground_iou,
+    intersection_union,
+)
 
 
 def test_intersection_union_by_hand():

@@ -7,15 +7,19 @@ import itertools
 import pytest
 
 torch = pytest.importorskip("torch")
-from torch.nn import functional as F  # noqa: E402
-
 from conftest import random_episode  # noqa: E402
 from hsnet_deploy.errors import UserError  # noqa: E402
-from hsnet_deploy.hsnet import CenterPivotConv4d, HSNet, load_hsnet, randomize_for_testing  # noqa: E402
-from hsnet_deploy.runtime.kshot_vote import kshot_vote_torch as kshot_vote  # noqa: E402
+from hsnet_deploy.hsnet import (  # noqa: E402
+    CenterPivotConv4d,
+    HSNet,
+    load_hsnet,
+    randomize_for_testing,
+)
 from hsnet_deploy.hsnet.checkpoint import save_official_checkpoint  # noqa: E402
 from hsnet_deploy.hsnet.grid_layout import LAYOUTS, NATIVE, convert  # noqa: E402
 from hsnet_deploy.hsnet.mask_resize import resize_masks  # noqa: E402
+from hsnet_deploy.runtime.kshot_vote import kshot_vote_torch as kshot_vote  # noqa: E402
+from torch.nn import functional as F  # noqa: E402
 
 # ---------------------------------------------------------------- shapes and parameters
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from hsnet_deploy.hsnet.data.episode import Episode
 from hsnet_deploy.hsnet.evaluation.evaluate import predict_and_truth
 

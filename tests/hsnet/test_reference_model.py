@@ -11,7 +11,11 @@ torch = pytest.importorskip("torch")
 
 from hsnet_deploy.errors import UserError  # noqa: E402
 from hsnet_deploy.hsnet import reference_model  # noqa: E402
-from hsnet_deploy.hsnet.reference_model import info_path, load_reference, write_reference  # noqa: E402
+from hsnet_deploy.hsnet.reference_model import (  # noqa: E402
+    info_path,
+    load_reference,
+    write_reference,
+)
 
 
 @pytest.fixture(scope="module")
@@ -101,9 +105,8 @@ def test_the_reference_runs_at_its_training_size_in_run_export_and_compare_both_
     """The shipped model predicts nothing at 400 (the .pt default): every command must take its
     recorded size unless told otherwise, and compare must agree whichever side it is on."""
     import numpy as np
-    from PIL import Image
-
     from hsnet_deploy.hsnet.data.synthetic import SyntheticFewShot
+    from PIL import Image
 
     size = int(reference_model.read_info()["img_size"])
     data = SyntheticFewShot(seed=0, split="test", img_size=size).write(tmp_path / "shapes", 2, progress=False)
@@ -126,7 +129,6 @@ def test_an_in_memory_export_records_the_weights_it_holds(tmp_path):
     """export_split(load_hsnet("reference")) records the reference digest, so a support encoder
     of other weights cannot be paired with its query graph; changed weights read "random"."""
     import onnx
-
     from hsnet_deploy.export import export_split
     from hsnet_deploy.hsnet import load_hsnet, randomize_for_testing
     from hsnet_deploy.runtime.model_files import resolve_model_files

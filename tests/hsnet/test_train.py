@@ -7,7 +7,6 @@ import csv
 
 import numpy as np
 import pytest
-
 from helpers import REPO
 
 torch = pytest.importorskip("torch")

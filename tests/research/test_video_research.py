@@ -11,9 +11,8 @@ import pytest
 pytest.importorskip("onnxruntime")
 pytest.importorskip("cv2")
 
-from helpers.fake_graphs import make_episode_graph, make_split_graphs  # noqa: E402
-
 import video_fps  # noqa: E402  (tools/research, on the path by conftest)
+from helpers.fake_graphs import make_episode_graph, make_split_graphs  # noqa: E402
 
 
 def test_video_fps_runs_every_model_in_both_modes(tmp_path, capsys):

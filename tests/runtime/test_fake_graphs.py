@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import pytest
-
 from helpers.fake_graphs import make_episode_graph, make_split_graphs, reference_logits
 
 

@@ -11,7 +11,6 @@ import pytest
 pytest.importorskip("onnxruntime")
 
 from helpers.fake_graphs import make_episode_graph, make_split_graphs  # noqa: E402
-
 from hsnet_deploy.errors import UserError  # noqa: E402
 from hsnet_deploy.runtime import Segmenter  # noqa: E402
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from hsnet_deploy.runtime.kshot_vote import kshot_vote as numpy_vote
 
 # Per image: the foreground vote count of each pixel (H = 2, W = 5).

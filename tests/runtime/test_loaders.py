@@ -12,12 +12,11 @@ ort = pytest.importorskip("onnxruntime")
 onnx = pytest.importorskip("onnx")
 
 from helpers.fake_graphs import make_episode_graph, make_split_graphs, reference_logits  # noqa: E402
-
 from hsnet_deploy.errors import UserError  # noqa: E402
 from hsnet_deploy.runtime import RuntimeOptions, Segmenter, open_runners  # noqa: E402
 from hsnet_deploy.runtime import graph_contract as contract  # noqa: E402
-from hsnet_deploy.runtime.loaders import OnnxSessionLoader  # noqa: E402
-from hsnet_deploy.runtime.onnxruntime_runner import OnnxRuntimeRunner  # noqa: E402
+from hsnet_deploy.runtime.onnxruntime.loader import OnnxSessionLoader
+from hsnet_deploy.runtime.onnxruntime.runner import OnnxRuntimeRunner  # noqa: E402
 
 S = 16
 

@@ -17,14 +17,21 @@ ort = pytest.importorskip("onnxruntime")
 onnx = pytest.importorskip("onnx")
 
 from helpers.fake_graphs import make_episode_graph  # noqa: E402
-
 from hsnet_deploy.errors import UserError  # noqa: E402
-from hsnet_deploy.runtime.tensorrt.profiles import ShapeRange, parse_profile, profile_shapes  # noqa: E402
-from hsnet_deploy.runtime import RuntimeOptions, loaders  # noqa: E402
+from hsnet_deploy.runtime import RuntimeOptions  # noqa: E402
 from hsnet_deploy.runtime.backends import make_runners  # noqa: E402
 from hsnet_deploy.runtime.graph_contract import GraphInfo  # noqa: E402
-from hsnet_deploy.runtime.loaders import OnnxSessionLoader  # noqa: E402
-from hsnet_deploy.runtime.onnxruntime_tensorrt import tensorrt_provider_options, tensorrt_providers  # noqa: E402
+from hsnet_deploy.runtime.onnxruntime import loader as loaders  # noqa: E402
+from hsnet_deploy.runtime.onnxruntime.loader import OnnxSessionLoader
+from hsnet_deploy.runtime.onnxruntime.tensorrt_ep import (  # noqa: E402
+    tensorrt_provider_options,
+    tensorrt_providers,
+)
+from hsnet_deploy.runtime.tensorrt.profiles import (  # noqa: E402
+    ShapeRange,
+    parse_profile,
+    profile_shapes,
+)
 
 S = 16
 TRT = "TensorrtExecutionProvider"

@@ -9,8 +9,6 @@ import textwrap
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from hsnet_deploy.errors import UserError
 from hsnet_deploy.runtime import (
     kshot_vote,
@@ -24,6 +22,7 @@ from hsnet_deploy.runtime import (
     resize_logits,
 )
 from hsnet_deploy.runtime.resize import align_corners_taps
+from PIL import Image
 
 
 # ---- torch-free ---------------------------------------------------------------------------

@@ -14,10 +14,14 @@ from PIL import Image
 pytest.importorskip("onnxruntime")
 
 from helpers.fake_graphs import make_episode_graph, make_split_graphs, reference_logits  # noqa: E402
-
 from hsnet_deploy.errors import UserError  # noqa: E402
-from hsnet_deploy.runtime import Segmenter, postprocess, preprocess_image, preprocess_mask  # noqa: E402
-from hsnet_deploy.runtime.onnxruntime_runner import OnnxRuntimeRunner  # noqa: E402
+from hsnet_deploy.runtime import (  # noqa: E402
+    Segmenter,
+    postprocess,
+    preprocess_image,
+    preprocess_mask,
+)
+from hsnet_deploy.runtime.onnxruntime.runner import OnnxRuntimeRunner  # noqa: E402
 
 S = 16  # network input size of the fake graphs
 

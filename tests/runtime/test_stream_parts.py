@@ -8,7 +8,6 @@ import time
 
 import numpy as np
 import pytest
-
 from hsnet_deploy.errors import UserError
 from hsnet_deploy.runtime.frame_reader import FrameReader
 from hsnet_deploy.runtime.stream_stats import StreamStats

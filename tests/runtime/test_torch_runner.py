@@ -11,8 +11,13 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("hsnet_deploy.hsnet.model", reason="the PyTorch model has not landed")
 
 from hsnet_deploy.errors import UserError  # noqa: E402
-from hsnet_deploy.runtime import Segmenter, postprocess, preprocess_image, preprocess_mask  # noqa: E402
-from hsnet_deploy.runtime.torch_runner import TorchModelLoader, TorchRunner  # noqa: E402
+from hsnet_deploy.runtime import (  # noqa: E402
+    Segmenter,
+    postprocess,
+    preprocess_image,
+    preprocess_mask,
+)
+from hsnet_deploy.runtime.pytorch.runner import TorchModelLoader, TorchRunner  # noqa: E402
 
 S = 96
 

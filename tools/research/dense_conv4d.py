@@ -22,11 +22,10 @@ import copy
 import math
 
 import torch
-from torch import nn
-from torch.nn import functional as F
-
 from hsnet_deploy.hsnet.center_pivot_conv import CenterPivotConv4d
 from hsnet_deploy.hsnet.grid_layout import NATIVE, convert
+from torch import nn
+from torch.nn import functional as F
 
 
 class DenseConv4d(nn.Module):

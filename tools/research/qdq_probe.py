@@ -23,11 +23,11 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from hsnet_deploy.runtime.loaders import OnnxSessionLoader
-from hsnet_deploy.runtime.preprocess import preprocess_image, preprocess_support
 from hsnet_deploy.benchmarks.latency_stats import median_ms_by_key
 from hsnet_deploy.benchmarks.onnxruntime_stages import SessionProfile
 from hsnet_deploy.benchmarks.synthetic_episode import make_episodes
+from hsnet_deploy.runtime.onnxruntime.loader import OnnxSessionLoader
+from hsnet_deploy.runtime.preprocess import preprocess_image, preprocess_support
 
 
 def episode_feeds(session, img_size: int, count: int, seed: int = 0) -> list[dict]:

@@ -114,7 +114,11 @@ def estimate_episode(stage_costs: dict, target: Target, precision: str) -> dict:
 def roofline_estimates(costs: dict) -> dict:
     """Roofline ESTIMATES for every (path, K) of ``costs`` (``benchmarks.path_costs``), on every
     target and precision."""
-    from hsnet_deploy.benchmarks.configurations import COST_EPISODE, COST_OFFICIAL, COST_QUERY
+    from hsnet_deploy.benchmarks.configurations import (
+        COST_EPISODE,
+        COST_OFFICIAL,
+        COST_QUERY,
+    )
     from hsnet_deploy.benchmarks.staged_forward import NETWORK_STAGES
 
     estimates = []

@@ -21,10 +21,9 @@ import numpy as np
 
 
 def main(argv=None) -> int:
-    from PIL import Image
-
     from hsnet_deploy.runtime import Segmenter
     from hsnet_deploy.runtime.backends import RuntimeOptions
+    from PIL import Image
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model")

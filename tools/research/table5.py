@@ -23,16 +23,15 @@ import time
 from typing import Callable, Optional
 
 import torch
-
+from dense_conv4d import DenseConv4d, dense_learner_like
+from hsnet_deploy.benchmarks.cost_counter import CostCounter
+from hsnet_deploy.benchmarks.cost_formulas import Cost, conv_output_size
+from hsnet_deploy.benchmarks.latency_stats import summarize
+from hsnet_deploy.benchmarks.peak_memory import measure_peak_memory
+from hsnet_deploy.benchmarks.report_table import _ms, _num, text_table
 from hsnet_deploy.hsnet.backbone_features import backbone_spec
 from hsnet_deploy.hsnet.learner import HPNLearner
 from hsnet_deploy.runtime.image_size import check_image_size, level_sizes
-from hsnet_deploy.benchmarks.cost_counter import CostCounter
-from hsnet_deploy.benchmarks.cost_formulas import Cost, conv_output_size
-from dense_conv4d import DenseConv4d, dense_learner_like
-from hsnet_deploy.benchmarks.latency_stats import summarize
-from hsnet_deploy.benchmarks.report_table import _ms, _num, text_table
-from hsnet_deploy.benchmarks.peak_memory import measure_peak_memory
 
 PAPER_SIZE = 400
 PAPER_TABLE5 = {
@@ -185,7 +184,7 @@ def table5_section(t5: Optional[dict]) -> str:
         f"TABLE 5 reproduced: {t5['scope']}; {t5['backbone']}, device {t5['device']}\n"
         + text_table(headers, rows)
         + f"\n  PAPER columns: {paper['setting']}; not measured here."
-        + f"\n  Dense kernel evaluated at every support position then subsampled (the convention the paper's 702.35 matches): "
+        + "\n  Dense kernel evaluated at every support position then subsampled (the convention the paper's 702.35 matches): "
         + f"{dense['gmacs_400_dense_full_resolution']:.1f} GMACs @400."
     )
 

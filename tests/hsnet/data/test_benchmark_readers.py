@@ -11,12 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from helpers.coco_plan import naive_coco_plan
-from PIL import Image
-
 from hsnet_deploy.errors import UserError
 from hsnet_deploy.hsnet.data import CocoDataset, FssDataset, PascalDataset, open_dataset
+from PIL import Image
 
 # Real lines of pascal/val/fold0.txt (3 per class, and an image listed for two classes).
 PASCAL_VAL0 = """2007_000033__01 2007_000061__04 2007_000129__02 2007_000346__05 2007_000529__04

@@ -13,10 +13,9 @@ import pickle
 
 import numpy as np
 import pytest
-
+from helpers.coco_plan import naive_coco_plan
 from hsnet_deploy.hsnet.data import CocoDataset
 from hsnet_deploy.hsnet.data.coco import coco_fold_classes
-from helpers.coco_plan import naive_coco_plan
 
 TEST_CLASSES = {
     0: [0, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 44, 48, 52, 56, 60, 64, 68, 72, 76],

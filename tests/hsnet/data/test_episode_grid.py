@@ -2,12 +2,16 @@
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from hsnet_deploy.errors import UserError
 from hsnet_deploy.hsnet.data import Episode
-from hsnet_deploy.hsnet.evaluation.episode_grid import (PRED_RGB, SUPPORT_RGB, overlay,
-                                                        render_episode_grid, save_episode_grid)
+from hsnet_deploy.hsnet.evaluation.episode_grid import (
+    PRED_RGB,
+    SUPPORT_RGB,
+    overlay,
+    render_episode_grid,
+    save_episode_grid,
+)
+from PIL import Image
 
 
 def grey_episode(shot=2):

@@ -4,10 +4,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from hsnet_deploy.errors import UserError
 from hsnet_deploy.hsnet.data import FolderDataset
+from PIL import Image
 
 
 def write_pair(folder: Path, name: str, mask: np.ndarray, mode: str = "L", seed: int = 0):

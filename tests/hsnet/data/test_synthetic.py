@@ -4,7 +4,6 @@ import itertools
 
 import numpy as np
 import pytest
-
 from hsnet_deploy.errors import UserError
 from hsnet_deploy.hsnet.data import FolderDataset, SyntheticFewShot
 from hsnet_deploy.hsnet.data.synthetic import CATALOGUE, SPLIT_CLASSES, class_name

@@ -16,19 +16,18 @@ import pytest
 
 pytest.importorskip("onnxruntime")
 
-from helpers.tensorrt_standin import install  # noqa: E402
 from helpers.fake_graphs import make_episode_graph, make_split_graphs  # noqa: E402
-
+from helpers.tensorrt_standin import install  # noqa: E402
 from hsnet_deploy.cli import main  # noqa: E402
 from hsnet_deploy.errors import UserError  # noqa: E402
+from hsnet_deploy.runtime import Segmenter  # noqa: E402
+from hsnet_deploy.runtime.backends import RuntimeOptions  # noqa: E402
+from hsnet_deploy.runtime.graph_contract import GraphInfo  # noqa: E402
 from hsnet_deploy.runtime.tensorrt.build_options import BuildOptions  # noqa: E402
 from hsnet_deploy.runtime.tensorrt.engine_build import build_engines  # noqa: E402
 from hsnet_deploy.runtime.tensorrt.profiles import ShapeRange, profile_shapes  # noqa: E402
-from hsnet_deploy.runtime.tensorrt.trtexec_line import shapes_of_command  # noqa: E402
-from hsnet_deploy.runtime import Segmenter  # noqa: E402
-from hsnet_deploy.runtime.backends import RuntimeOptions  # noqa: E402
 from hsnet_deploy.runtime.tensorrt.sidecar import read_engine_sidecar  # noqa: E402
-from hsnet_deploy.runtime.graph_contract import GraphInfo  # noqa: E402
+from hsnet_deploy.runtime.tensorrt.trtexec_line import shapes_of_command  # noqa: E402
 
 S = 16
 

@@ -12,7 +12,6 @@ import types
 
 import numpy as np
 import pytest
-
 from hsnet_deploy.errors import UserError
 
 

@@ -12,18 +12,17 @@ import pytest
 ort = pytest.importorskip("onnxruntime")
 
 from helpers.fake_graphs import make_episode_graph, make_split_graphs  # noqa: E402
-
+from helpers.tensorrt_standin import FakeDeviceMemory, fake_plan, make_fake_tensorrt  # noqa: E402
 from hsnet_deploy.errors import UserError  # noqa: E402
 from hsnet_deploy.runtime import Segmenter  # noqa: E402
 from hsnet_deploy.runtime.tensorrt import runner as tensorrt_runner  # noqa: E402
+from hsnet_deploy.runtime.tensorrt.runner import TensorRTRunner  # noqa: E402
 from hsnet_deploy.runtime.tensorrt.sidecar import (  # noqa: E402
     check_engine_compatibility,
     read_engine_sidecar,
     sidecar_path,
     write_engine_sidecar,
 )
-from hsnet_deploy.runtime.tensorrt.runner import TensorRTRunner  # noqa: E402
-from helpers.tensorrt_standin import FakeDeviceMemory, fake_plan, make_fake_tensorrt  # noqa: E402
 
 S = 16
 
@@ -160,7 +159,7 @@ def test_shape_outside_profile_is_a_user_error(tmp_path, fake_trt):
 def _real_tensorrt_or_skip():
     """Skip unless real TensorRT (not just its stubs) and a usable GPU are present."""
     from hsnet_deploy.runtime.tensorrt.cuda_memory import open_device_memory
-    from hsnet_deploy.runtime.loaders import import_tensorrt
+    from hsnet_deploy.runtime.tensorrt.loader import import_tensorrt
 
     try:
         import_tensorrt()
@@ -174,10 +173,10 @@ def test_real_tensorrt_engine_matches_onnxruntime(tmp_path, cuda_graph):
     """Built by `build` itself (strongly typed, profile from the metadata), run by the
     runner with and without CUDA graphs, against onnxruntime on the same graph."""
     _real_tensorrt_or_skip()
+    from hsnet_deploy.runtime.backends import RuntimeOptions
     from hsnet_deploy.runtime.tensorrt.build_options import BuildOptions
     from hsnet_deploy.runtime.tensorrt.engine_build import build_engines
     from hsnet_deploy.runtime.tensorrt.profiles import ShapeRange
-    from hsnet_deploy.runtime.backends import RuntimeOptions
 
     onnx_path = make_episode_graph(tmp_path / "m.onnx", img_size=S)
     engine = build_engines(onnx_path, BuildOptions(shots=ShapeRange(1, 2, 5)), bars=None)["episode"]

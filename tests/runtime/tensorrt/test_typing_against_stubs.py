@@ -23,13 +23,12 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from helpers import REPO
 
 ROOT = REPO
 TYPED_MODULES = (  # every module that touches a TensorRT object
     "runtime/tensorrt/runner.py",
-    "runtime/loaders.py",
+    "runtime/tensorrt/loader.py",
     "runtime/tensorrt/cuda_memory.py",
     "runtime/tensorrt/builder.py",
     "runtime/tensorrt/engine_build.py",

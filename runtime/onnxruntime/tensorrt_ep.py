@@ -31,9 +31,9 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ..errors import UserError
-from .graph_contract import GraphInfo
-from .tensorrt.profiles import Shape, format_profile, profile_shapes
+from ...errors import UserError
+from ..graph_contract import GraphInfo
+from ..tensorrt.profiles import Shape, format_profile, profile_shapes
 
 TENSORRT_EP = "TensorrtExecutionProvider"
 FALLBACK_PROVIDERS = ("CUDAExecutionProvider", "CPUExecutionProvider")  # what TensorRT cannot run

@@ -15,11 +15,12 @@ from typing import Iterator, Optional, Sequence
 
 import numpy as np
 
-from ..errors import UserError
-from .graph_contract import GraphInfo, check_io_names
-from .loaders import ModelSource, OnnxSessionLoader
-from .runner import Runner, TensorSpec
-from .tensor_types import from_onnxruntime
+from ...errors import UserError
+from ..graph_contract import GraphInfo, check_io_names
+from ..loaders import ModelSource
+from ..runner import Runner, TensorSpec
+from ..tensor_types import from_onnxruntime
+from .loader import OnnxSessionLoader
 
 
 def _spec(node_arg) -> TensorSpec:

@@ -24,8 +24,8 @@ from typing import Any, Optional, Union
 
 import numpy as np
 
-from ..errors import UserError
-from .graph_contract import (
+from ...errors import UserError
+from ..graph_contract import (
     EPISODE,
     GRAPH_INPUTS,
     GRAPH_KINDS,
@@ -38,9 +38,9 @@ from .graph_contract import (
     graph_metadata,
     tensor_dims,
 )
-from .kshot_vote import kshot_vote
-from .loaders import TorchModelLoader, import_torch
-from .runner import Runner, TensorSpec
+from ..kshot_vote import kshot_vote
+from ..runner import Runner, TensorSpec
+from .loader import TorchModelLoader, import_torch
 
 DEFAULT_IMG_SIZE = 400
 PRECISIONS = ("fp32", "fp16", "bf16")
@@ -94,7 +94,7 @@ class TorchRunner(Runner):
         model, _ = self.loader()
         # a model that records the size it was trained at runs at that size unless told otherwise
         s = self.img_size = int(self.img_size or getattr(model, "trained_img_size", None) or DEFAULT_IMG_SIZE)
-        from .image_size import check_image_size
+        from ..image_size import check_image_size
 
         backbone = str(getattr(model, "backbone_name", "resnet50"))
         check_image_size(s, s, backbone)

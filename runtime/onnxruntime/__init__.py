@@ -1,0 +1,1 @@
+"""The onnxruntime backend: loader (InferenceSession, providers, the TensorRT EP) and runner."""
