@@ -139,7 +139,7 @@ def _common_geometry(s: BenchSettings, onnx_models: list) -> tuple[Optional[str]
 
 def load_models(s: BenchSettings, stack: contextlib.ExitStack) -> BenchModels:
     """Every model of the run, on its device; resources released by ``stack``."""
-    from ..hsnet import HSNet, randomize_for_testing
+    from ..hsnet.model_source import load_model
     from ..hsnet.backbone_features import backbone_spec
     from ..runtime.image_size import check_image_size
 
@@ -168,7 +168,7 @@ def load_models(s: BenchSettings, stack: contextlib.ExitStack) -> BenchModels:
         if arg.checkpoint is not None:
             model, _ = TorchModelLoader(str(arg.checkpoint), device=device.type, backbone=backbone)()
         else:
-            model = randomize_for_testing(HSNet(backbone or "resnet50"), s.seed).eval().to(device)
+            model = load_model(None, backbone, random_seed=s.seed).to(device)
         backbone = backbone or model.backbone_name
         if model.backbone_name != backbone:
             raise UserError(f"{arg.text} is a {model.backbone_name} HSNet but the other models are {backbone}")
@@ -181,7 +181,7 @@ def load_models(s: BenchSettings, stack: contextlib.ExitStack) -> BenchModels:
     models = BenchModels(device, backbone, img_size, torch_models, onnx_models)
 
     if not arguments:  # default: a random-weight model and its ONNX export
-        model = randomize_for_testing(HSNet(backbone), s.seed).eval()
+        model = load_model(None, backbone, random_seed=s.seed)
         if ort_skip:
             models.notes.append(f"onnxruntime configurations skipped: {ort_skip}")
         else:
@@ -200,6 +200,6 @@ def load_models(s: BenchSettings, stack: contextlib.ExitStack) -> BenchModels:
         models.baseline_arg, models.baseline_model = models.torch_models[0]
     else:
         models.baseline_arg = ModelArgument("torch", "torch")
-        models.baseline_model = randomize_for_testing(HSNet(backbone), s.seed).eval().to(device)
+        models.baseline_model = load_model(None, backbone, random_seed=s.seed).to(device)
         models.notes.append("baseline runs a random-weight PyTorch model (no .pt given): latency does not depend on the weights, agreement numbers do")
     return models

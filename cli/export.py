@@ -116,16 +116,11 @@ def validate_args(args) -> None:
 def load_model(args):
     """The HSNet to export; it records the digest of its checkpoint (``hsnet.provenance``),
     "random" for --random-weights, and the exported metadata takes it from there."""
-    from ..hsnet.checkpoint import load_hsnet
-    from ..hsnet.random_weights import randomize_for_testing
+    from ..hsnet.model_source import load_model as load
     from ..runtime.image_size import check_image_size
 
-    if args.random_weights:
-        model = load_hsnet(args.backbone or "resnet50", None, args.backbone_weights)
-        # learner only when the backbone came from a file; everything otherwise
-        randomize_for_testing(model.hpn_learner if args.backbone_weights else model, args.seed)
-    else:
-        model = load_hsnet(args.backbone, args.checkpoint, args.backbone_weights)
+    model = load(args.checkpoint, args.backbone, args.backbone_weights,
+                 random_seed=args.seed if args.random_weights else None)
     check_image_size(args.img_size, args.img_size, model.backbone_name)
     return model.eval()
 

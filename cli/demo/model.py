@@ -37,16 +37,13 @@ class DemoModel:
 
 def load_demo_model(checkpoint: str | None, random_weights: bool, seed: int) -> DemoModel:
     """Load (or draw) the model of resolved settings: ``checkpoint`` None iff random."""
-    from ...hsnet.checkpoint import file_sha256, load_hsnet
+    from ...hsnet.model_source import load_model, weights_digest
     from ...hsnet.reference_model import WARNING, is_reference
-    from ...runtime.graph_contract import RANDOM_CHECKPOINT
 
     if random_weights:
-        from ...hsnet.random_weights import randomize_for_testing
-
-        model = randomize_for_testing(load_hsnet("resnet50"), seed)
-        return DemoModel(model.eval(), "random", f"random (seed {seed})", RANDOM_CHECKPOINT, RANDOM_WHAT)
-    model = load_hsnet(None, checkpoint)
+        model = load_model(None, "resnet50", random_seed=seed)
+        return DemoModel(model.eval(), "random", f"random (seed {seed})", weights_digest(model), RANDOM_WHAT)
+    model = load_model(checkpoint)
     if is_reference(checkpoint):
-        return DemoModel(model.eval(), "reference", checkpoint, file_sha256(checkpoint), WARNING)
-    return DemoModel(model.eval(), "checkpoint", str(checkpoint), file_sha256(checkpoint), FILE_WHAT)
+        return DemoModel(model.eval(), "reference", checkpoint, weights_digest(model), WARNING)
+    return DemoModel(model.eval(), "checkpoint", str(checkpoint), weights_digest(model), FILE_WHAT)
