@@ -35,36 +35,36 @@ from ..errors import UserError
 from ..runtime.graph_contract import EPISODE, KEY_GRAPH, KEY_IMG_SIZE, metadata_of
 
 
-def _held_out_episodes(options, shots: int, n_episodes: int, img_size: int):
-    from .calibration_episodes import episode_inputs
-
+def _held_out_episodes(options, shots: int, n_episodes: int):
+    """Training-split episodes of another draw than the calibration's (seed + 1)."""
     source = dataclasses.replace(options.calibration, seed=options.calibration.seed + 1, episodes=n_episodes)
     dataset = source.open(shots)
-    pairs = []
-    for n in range(min(n_episodes, len(dataset))):
-        episode = dataset.episode(n)
-        pairs.append((episode_inputs(episode, img_size), episode))
-    return pairs, dataset.class_ids, source.describe()
+    episodes = [dataset.episode(n) for n in range(min(n_episodes, len(dataset)))]
+    return episodes, dataset.class_ids, source.describe()
 
 
-def _score(run, pairs, class_ids, reference=None):
-    """(mIoU, logits per episode, logit errors against ``reference``) of one graph."""
-    from ..hsnet.evaluation.evaluate import predict_and_truth
+def _score(model, episodes, class_ids, reference=None):
+    """(mIoU, logits per episode, logit errors against ``reference``) of one episode graph,
+    run through the runtime's one inference path (``Segmenter.from_models``)."""
+    from ..hsnet.evaluation.evaluate import SegmenterPredictor, predict_and_truth
     from ..hsnet.evaluation.metrics import MIoUAccumulator
+    from ..runtime.segmenter import Segmenter
 
     accumulator = MIoUAccumulator(class_ids)
     logits_all, max_err, mean_err = [], 0.0, 0.0
-    for n, (feeds, episode) in enumerate(pairs):
-        logits = run(feeds)["logits"][0]  # (K, 2, S, S)
-        pred, truth = predict_and_truth(logits, episode, False)
-        accumulator.add(pred, truth, episode.class_id)
-        logits_all.append(logits)
-        if reference is not None:
-            ref = reference[n]
-            span = float(ref.max() - ref.min()) or 1.0
-            diff = np.abs(logits - ref)
-            max_err = max(max_err, float(diff.max()) / span)
-            mean_err += float(diff.mean()) / len(pairs)
+    with Segmenter.from_models({EPISODE: model}, "onnxruntime") as segmenter:
+        predictor = SegmenterPredictor(segmenter)
+        for n, episode in enumerate(episodes):
+            logits = predictor.network_logits(episode)  # (K, 2, S, S)
+            pred, truth = predict_and_truth(logits, episode, False)
+            accumulator.add(pred, truth, episode.class_id)
+            logits_all.append(logits)
+            if reference is not None:
+                ref = reference[n]
+                span = float(ref.max() - ref.min()) or 1.0
+                diff = np.abs(logits - ref)
+                max_err = max(max_err, float(diff.max()) / span)
+                mean_err += float(diff.mean()) / len(episodes)
     return float(accumulator.miou()), logits_all, {"max_rel": max_err, "mean_abs": mean_err}
 
 
@@ -74,7 +74,7 @@ class Int8Trials:
 
     def __init__(self, model, options, n_episodes: int = 100) -> None:
         from ..export.onnx_graph import Inferred
-        from ..export.precision.convert import calibration_shots, session_function
+        from ..export.precision.convert import calibration_shots
         from ..export.precision.node_groups import quantizable_groups
         from .calibration_episodes import calibration_feeds
 
@@ -84,9 +84,9 @@ class Int8Trials:
         img_size, shots = int(meta[KEY_IMG_SIZE]), calibration_shots(model)
         self.model, self.options = model, options
         self.groups = quantizable_groups(model, Inferred.of(model).shapes)  # node -> group
-        self.pairs, self.class_ids, self.held_out = _held_out_episodes(options, shots, n_episodes, img_size)
+        self.episodes, self.class_ids, self.held_out = _held_out_episodes(options, shots, n_episodes)
         self.calib = calibration_feeds(options.calibration, EPISODE, img_size, shots, progress=options.progress)
-        self.fp32_miou, self.reference, _ = _score(session_function(model), self.pairs, self.class_ids)
+        self.fp32_miou, self.reference, _ = _score(model, self.episodes, self.class_ids)
         self._tmp = tempfile.TemporaryDirectory(prefix="hsnet_sensitivity_")
         self.cache = Path(self._tmp.name) / "ranges.json"  # activation ranges, computed on first use
 
@@ -94,7 +94,6 @@ class Int8Trials:
         return [n for n, g in self.groups.items() if g not in set(float_groups)]
 
     def score(self, nodes) -> tuple[float, dict]:
-        from ..export.precision.convert import session_function
         from ..export.precision.int8 import quantize_int8
 
         nodes = list(nodes)
@@ -102,7 +101,7 @@ class Int8Trials:
             return self.fp32_miou, {"max_rel": 0.0, "mean_abs": 0.0}
         feeds = None if self.cache.is_file() else self.calib
         quantized = quantize_int8(self.model, feeds, self.options.method, list(nodes), self.cache)
-        miou, _, err = _score(session_function(quantized), self.pairs, self.class_ids, self.reference)
+        miou, _, err = _score(quantized, self.episodes, self.class_ids, self.reference)
         return miou, err
 
     def close(self) -> None:
@@ -121,7 +120,7 @@ def measure_sensitivity(trials: Int8Trials) -> dict:
 
     from ..export.precision.node_groups import group_order
 
-    report = {"fp32_miou": trials.fp32_miou, "episodes": len(trials.pairs), "held_out": trials.held_out,
+    report = {"fp32_miou": trials.fp32_miou, "episodes": len(trials.episodes), "held_out": trials.held_out,
               "calibration": trials.options.calibration.describe(), "calibration_episodes": len(trials.calib),
               "method": trials.options.method, "groups": {}}
     bar = tqdm(group_order(trials.groups.values()), desc="sensitivity", unit="group",
