@@ -52,12 +52,14 @@ def test_bench_engine_reports_phases_layers_and_chart(tmp_path, monkeypatch, cap
     report = json.loads(out_json.read_text())
     assert [(r["shots"], [g["graph"] for g in r["graphs"]]) for r in report["results"]] == [(1, ["support_encoder", "query"]), (3, ["support_encoder", "query"])]
     timing = report["results"][0]["graphs"][1]["timing"]
-    for phase in ("h2d_ms", "gpu_compute_ms", "d2h_ms"):
-        assert timing[phase]["p50"] == pytest.approx(0.25) and timing[phase]["p99"] == pytest.approx(0.25)
-    assert timing["host_latency_ms"]["mean"] == pytest.approx(0.75) and timing["iters"] == 4
+    phases = ("h2d_ms", "gpu_compute_ms", "d2h_ms")
+    for phase in phases:
+        assert 0 < timing[phase]["p50"] <= timing[phase]["p90"] <= timing[phase]["p99"]
+    # trtexec's rule, not the stand-in's numbers: host latency is H2D + GPU compute + D2H
+    assert timing["host_latency_ms"]["mean"] == pytest.approx(sum(timing[p]["mean"] for p in phases))
+    assert timing["iters"] == 4
     layers = report["results"][0]["graphs"][1]["layers"]
-    assert len(layers) >= 3 and all(layer["precision"] == "fp32" for layer in layers)
-    assert [layer["ms"] for layer in layers] == pytest.approx([0.1 * (i + 1) for i in range(len(layers))])
+    assert len(layers) >= 3 and all(layer["precision"] == "fp32" and layer["ms"] > 0 for layer in layers)
     assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     text = capsys.readouterr().out
     assert "host latency" in text and "m.query.engine" in text
