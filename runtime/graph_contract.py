@@ -31,6 +31,7 @@ from the model for a PyTorch checkpoint), all strings:
     hsnet_deploy.calibration_source / _episodes / _method
                                     where an INT8 graph's activation ranges came from
     hsnet_deploy.exporter           torch version and exporter (informative)
+    hsnet_deploy.torch_precision    an eager PyTorch model's autocast precision (torch runner)
 
 Split files: ``NAME.support<ext>`` and ``NAME.query<ext>`` beside ``NAME<ext>`` (the
 episode graph), for every file type (``.onnx``, ``.engine``, ``.plan``).
@@ -62,6 +63,7 @@ KEY_CALIBRATION_SOURCE = PREFIX + "calibration_source"
 KEY_CALIBRATION_EPISODES = PREFIX + "calibration_episodes"
 KEY_CALIBRATION_METHOD = PREFIX + "calibration_method"
 KEY_EXPORTER = PREFIX + "exporter"
+KEY_TORCH_PRECISION = PREFIX + "torch_precision"  # an eager model's autocast precision (fp32, fp16, bf16)
 REQUIRED_KEYS = (KEY_GRAPH, KEY_BACKBONE, KEY_IMG_SIZE, KEY_SHOTS, KEY_OPSET, KEY_CHECKPOINT, KEY_VERSION)
 
 DYNAMIC = "dynamic"

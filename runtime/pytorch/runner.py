@@ -30,6 +30,7 @@ from ..graph_contract import (
     GRAPH_INPUTS,
     GRAPH_KINDS,
     GRAPH_OUTPUTS,
+    KEY_TORCH_PRECISION,
     QUERY,
     SUPPORT_ENCODER,
     SUPPORT_FEATURES,
@@ -107,7 +108,7 @@ class TorchRunner(Runner):
         self.outputs = {n: specs[n] for n in GRAPH_OUTPUTS[self.graph]}
         self.metadata = graph_metadata(
             self.graph, backbone, s, shots=None, opset=None, checkpoint_sha256=self.loader.sha256,
-            exporter=f"torch {self._torch.__version__} eager", extra={"hsnet_deploy.torch_precision": self.precision},
+            exporter=f"torch {self._torch.__version__} eager", extra={KEY_TORCH_PRECISION: self.precision},
         )
         self.info = GraphInfo.from_metadata(self.metadata, self.path)
 
