@@ -12,6 +12,7 @@ device that will use it.
 
 from __future__ import annotations
 
+from .backend_options import onnx_backend_options
 from .eval import episode_rules
 
 OPTION_RULES = episode_rules(lambda a: [a.model_a, a.model_b])
@@ -55,7 +56,8 @@ def run(args) -> int:
         check_output_file(args.json, "--json", suffixes={".json"}, inputs=input_set(args.model_a) + input_set(args.model_b))
     reference_defaults(args, [args.model_a, args.model_b])
     dataset = open_benchmark(args)
-    options = RuntimeOptions(device=args.device, threads=args.threads, img_size=args.img_size, backbone=args.backbone)
+    options = RuntimeOptions(device=args.device, threads=args.threads, img_size=args.img_size, backbone=args.backbone,
+                             **onnx_backend_options(args))
     with Segmenter.load(files_a, options=options) as seg_a, Segmenter.load(files_b, options=options) as seg_b:
         if seg_a.img_size != seg_b.img_size:
             raise UserError(f"the models differ in input size: {seg_a.img_size} vs {seg_b.img_size}")

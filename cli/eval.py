@@ -14,6 +14,12 @@ from __future__ import annotations
 import argparse
 from typing import Sequence
 
+from .backend_options import (
+    add_onnx_backend_arguments,
+    onnx_backend_options,
+    onnx_backend_rules,
+)
+
 HELP = "score a model (.pt/.onnx/.engine) on few-shot episodes: official mIoU and FB-IoU"
 
 FILE_LAYOUTS = {
@@ -37,7 +43,7 @@ def episode_rules(models_of):
         Applies(("--datapath",), lambda a: a.benchmark in FILE_LAYOUTS, f"with --benchmark {', '.join(FILE_LAYOUTS)}"),
         Applies(("--splits",), lambda a: a.benchmark in NEEDS_SPLITS, f"with --benchmark {', '.join(NEEDS_SPLITS)}"),
         Applies(("--fold",), lambda a: a.benchmark in ("pascal", "coco"), "with --benchmark pascal or coco"),
-    )
+    ) + onnx_backend_rules(models_of)
 
 
 def _eval_rules():
@@ -73,6 +79,7 @@ def add_episode_arguments(parser: argparse.ArgumentParser, default_episodes: str
                         help="side of the generated synthetic images (default 128; 'reference': the size it was trained on)")
     parser.add_argument("--seed", type=int, default=0, help="episode sampling seed (default 0, the official protocol)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="where to run (default auto)")
+    add_onnx_backend_arguments(parser)
     parser.add_argument("--threads", type=int, metavar="N",
                         help="CPU threads of PyTorch (.pt) and onnxruntime (.onnx) (default: theirs; 1 is faster on a busy machine)")
 
@@ -153,7 +160,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--threads must be at least 1, got {args.threads}")
     # threads reach every backend through the runtime's loaders: onnxruntime's intra-op
     # threads; for a .pt the loader calls torch.set_num_threads before loading the model
-    options = RuntimeOptions(device=args.device, threads=args.threads, img_size=args.img_size, backbone=args.backbone)
+    options = RuntimeOptions(device=args.device, threads=args.threads, img_size=args.img_size, backbone=args.backbone,
+                             **onnx_backend_options(args))
     with Segmenter.load(model_files, options=options) as seg:
         if seg.shots is not None and seg.shots != args.nshot:
             raise UserError(f"the model was exported for {seg.shots}-shot episodes but --nshot is {args.nshot}; "

@@ -32,6 +32,11 @@ from ..errors import UserError
 from ..option_rules import Applies
 from ..runtime.output_plan import OutputPlan
 from ..runtime.tensorrt.cuda_memory import BACKENDS as MEMORY_BACKENDS
+from .backend_options import (
+    add_onnx_backend_arguments,
+    onnx_backend_options,
+    onnx_backend_rules,
+)
 
 
 def _backend_is(*backends: str):
@@ -45,7 +50,8 @@ OPTION_RULES = (
     Applies(("--memory", "--cuda-graph"), _backend_is("tensorrt"), "to .engine models"),
     Applies(("--img-size",), _backend_is("torch"),
             "to .pt checkpoints and 'reference' (an exported graph fixes its own size)"),
-)
+    Applies(("--ort-tensorrt-cache",), lambda a: a.onnx_backend == "onnxruntime", "with --onnx-backend onnxruntime"),
+) + onnx_backend_rules(lambda a: [a.model])
 
 HELP = "segment query image(s) with a model (.onnx, .engine or .pt) and annotated support images"
 
@@ -89,6 +95,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="CUDA library for an .engine model's device and pinned host memory (default: auto)",
     )
     parser.add_argument("--cuda-graph", action="store_true", help="replay an .engine model's inference as a captured CUDA graph")
+    add_onnx_backend_arguments(parser)
 
 
 def runtime_options(args: argparse.Namespace):
@@ -98,6 +105,7 @@ def runtime_options(args: argparse.Namespace):
     return RuntimeOptions(
         device=args.device, threads=args.threads, img_size=args.img_size,
         tensorrt_cache=args.ort_tensorrt_cache, memory=args.memory or "auto", cuda_graph=args.cuda_graph,
+        **onnx_backend_options(args),
     )
 
 

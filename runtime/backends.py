@@ -19,6 +19,8 @@
     cuda_graph replay a captured CUDA graph          TensorRT
     img_size, backbone, precision                   PyTorch checkpoints (graphs fix them)
     graphs     "auto" (split pair when present) | "episode" | "split"
+    onnx_backend  onnxruntime | openvino            which runtime runs .onnx files
+    openvino_device, openvino_precision (f32 | bf16), openvino_cache   OpenVINO
 
 A TensorRT builder hands its fresh engine bytes here, a calibrator its in-memory Q/DQ
 model; nothing needs to be written first.
@@ -42,6 +44,7 @@ from .tensorrt.loader import EngineLoader
 BACKENDS = ("onnxruntime", "tensorrt", "torch")
 GRAPH_CHOICES = ("auto", "episode", "split")
 TORCH_PRECISIONS = ("fp32", "fp16", "bf16")
+ONNX_BACKENDS = ("onnxruntime", "openvino")  # what runs an .onnx file
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,10 @@ class RuntimeOptions:
     precision: str = "fp32"
     graphs: str = "auto"
     tensorrt_cache: Optional[str] = None  # last: earlier fields keep their positions
+    onnx_backend: str = "onnxruntime"  # or "openvino": the same .onnx files on OpenVINO
+    openvino_device: str = "CPU"
+    openvino_precision: str = "f32"  # always explicit: OpenVINO's own CPU default may be bf16
+    openvino_cache: Optional[str] = None
 
     def __post_init__(self) -> None:
         check_device(self.device)
@@ -66,6 +73,12 @@ class RuntimeOptions:
             raise UserError(f"unknown graph choice '{self.graphs}' (expected one of {', '.join(GRAPH_CHOICES)})")
         if self.precision not in TORCH_PRECISIONS:
             raise UserError(f"unknown precision '{self.precision}' (expected one of {', '.join(TORCH_PRECISIONS)})")
+        if self.onnx_backend not in ONNX_BACKENDS:
+            raise UserError(f"unknown ONNX backend '{self.onnx_backend}' (expected one of {', '.join(ONNX_BACKENDS)})")
+        if self.onnx_backend == "openvino":
+            from .openvino.loader import check_options
+
+            check_options(self.openvino_device, self.openvino_precision)
         if self.img_size is not None and self.img_size < 1:
             raise UserError(f"img_size must be positive, got {self.img_size}")
 
@@ -106,6 +119,15 @@ def make_runners(
     kinds = set(models)
     if backend != "torch" and kinds not in ({EPISODE}, {SUPPORT_ENCODER, QUERY}):
         raise UserError(f"need an episode graph or a support_encoder + query pair, got {sorted(kinds)}")
+    if backend == "onnxruntime" and options.onnx_backend == "openvino":
+        from .openvino.loader import OpenVinoLoader
+        from .openvino.runner import OpenVinoRunner
+
+        return {
+            kind: OpenVinoRunner(OpenVinoLoader(model, options.openvino_device, options.threads,
+                                                options.openvino_precision, options.openvino_cache))
+            for kind, model in models.items()
+        }
     if backend == "onnxruntime":
         from .onnxruntime.runner import OnnxRuntimeRunner
 

@@ -61,6 +61,7 @@ def serialized_model(model: ModelSource) -> Union[str, bytes]:
         raise UserError(f"cannot load a {type(model).__name__} as an ONNX model (give a path, bytes or an onnx.ModelProto)")
     return serialize()
 
+
 def onnx_header(model: ModelSource, source: str) -> "tuple[dict[str, str], dict[str, list]]":
     """(``metadata_props``, input name -> declared dims: ints, or the names of dynamic dims),
     read without a session (external data files are not read); UserError without ``onnx``."""

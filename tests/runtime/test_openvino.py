@@ -1,0 +1,133 @@
+"""The OpenVINO backend: the same ONNX files, the same numbers as onnxruntime, explicit numerics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+ov = pytest.importorskip("openvino")
+
+from helpers.fake_graphs import make_episode_graph, make_split_graphs, reference_logits  # noqa: E402
+from hsnet_deploy.errors import UserError  # noqa: E402
+from hsnet_deploy.runtime import RuntimeOptions, Segmenter  # noqa: E402
+from hsnet_deploy.runtime.openvino.loader import OpenVinoLoader  # noqa: E402
+from hsnet_deploy.runtime.openvino.runner import OpenVinoRunner  # noqa: E402
+
+S = 16
+
+
+def _episode(b: int, k: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    q = rng.standard_normal((b, 3, S, S)).astype(np.float32)
+    s = rng.standard_normal((b, k, 3, S, S)).astype(np.float32)
+    m = (rng.random((b, k, S, S)) > 0.5).astype(np.float32)
+    return {"query_img": q, "support_imgs": s, "support_masks": m}
+
+
+@pytest.fixture
+def graphs(tmp_path):
+    episode = make_episode_graph(tmp_path / "m.onnx", img_size=S)
+    make_split_graphs(episode, img_size=S)
+    return episode
+
+
+def test_episode_graph_matches_the_reference_for_every_k_on_one_compiled_model(graphs):
+    with OpenVinoRunner(str(graphs)) as runner:
+        assert runner.backend == "openvino" and runner.info.kind == "episode"
+        for b, k in ((1, 1), (2, 3), (1, 5)):  # dynamic B and K through OpenVINO's partial shapes
+            feed = _episode(b, k, seed=k)
+            out = runner.infer(feed)
+            np.testing.assert_allclose(out["logits"], reference_logits(**feed), rtol=1e-5, atol=1e-5)
+            assert out["mask"].dtype == np.uint8 and out["mask"].shape == (b, S, S)
+
+
+def test_in_memory_model_and_split_pair_through_the_segmenter(graphs):
+    import onnx
+
+    with OpenVinoRunner(onnx.load(str(graphs))) as runner:  # a converter's ModelProto, never written
+        assert runner.info.kind == "episode"
+    rng = np.random.default_rng(3)
+    image, support = rng.integers(0, 255, (20, 24, 3), np.uint8), rng.integers(0, 255, (20, 24, 3), np.uint8)
+    mask = np.zeros((20, 24), np.uint8)
+    mask[4:14, 5:17] = 1
+    masks = {}
+    for backend in ("onnxruntime", "openvino"):
+        with Segmenter.load(graphs, options=RuntimeOptions(device="cpu", onnx_backend=backend)) as seg:
+            assert seg.is_split and seg.backend == backend
+            masks[backend] = seg.segment(image, [support], [mask])
+    np.testing.assert_array_equal(masks["openvino"], masks["onnxruntime"])
+
+
+def test_the_inference_precision_is_always_set(graphs):
+    """OpenVINO's own default on a CPU with AVX-512 BF16 or AMX is bf16: never left implicit."""
+    assert OpenVinoLoader(str(graphs)).properties()["INFERENCE_PRECISION_HINT"] == "f32"
+    compiled, _ = OpenVinoLoader(str(graphs), precision="bf16", threads=1)()
+    hint = str(compiled.get_property("INFERENCE_PRECISION_HINT")).lower()
+    caps = ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    assert ("bf16" in hint or "bfloat16" in hint) or "BF16" not in caps  # a CPU without BF16 falls back
+    compiled, _ = OpenVinoLoader(str(graphs))()
+    assert str(compiled.get_property("INFERENCE_PRECISION_HINT")).lower() in ("f32", "<type: 'float32'>", "float32")
+
+
+def test_the_compiled_model_cache_is_used(graphs, tmp_path):
+    cache = tmp_path / "ov-cache"
+    OpenVinoLoader(str(graphs), cache_dir=cache)()
+    blobs = sorted(cache.iterdir())
+    assert blobs, "OpenVINO wrote no cached blob"
+    OpenVinoLoader(str(graphs), cache_dir=cache)()  # the second start reads it
+    assert sorted(cache.iterdir()) == blobs
+
+
+def test_refusals_are_one_line(graphs, monkeypatch):
+    import sys
+
+    if "GPU" not in ov.Core().available_devices:
+        with pytest.raises(UserError, match="OpenVINO device GPU is not available here"):
+            OpenVinoLoader(str(graphs), device="GPU")()
+    with pytest.raises(UserError, match="unknown OpenVINO device 'TPU'"):
+        RuntimeOptions(onnx_backend="openvino", openvino_device="TPU")
+    with pytest.raises(UserError, match="unknown OpenVINO inference precision 'fp8'"):
+        RuntimeOptions(onnx_backend="openvino", openvino_precision="fp8")
+    with pytest.raises(UserError, match="unknown ONNX backend 'tvm'"):
+        RuntimeOptions(onnx_backend="tvm")
+    monkeypatch.setitem(sys.modules, "openvino", None)
+    with pytest.raises(UserError, match=r"pip install 'hsnet-deploy\[openvino\]'"):
+        OpenVinoLoader(str(graphs))()
+
+
+def test_cli_options_apply_only_with_openvino_and_to_onnx_models(graphs, tmp_path, capsys):
+    from hsnet_deploy import cli
+
+    base = ["run", str(graphs), "--query", "q.png", "--support", "s.png", "--mask", "m.png", "-o", str(tmp_path / "p.png")]
+    assert cli.main(base + ["--openvino-precision", "bf16"]) == 2
+    assert "--openvino-precision applies only with --onnx-backend openvino" in capsys.readouterr().err
+    assert cli.main(["run", "reference", *base[2:], "--onnx-backend", "openvino"]) == 2
+    assert "--onnx-backend applies only to .onnx models" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("precision", ["fp32", "fp16", "int8"])
+def test_real_exports_agree_with_onnxruntime(exported, precision):
+    """The reference model's FP32 / FP16 / INT8 split exports (96x96): FP32 logits within 1e-4
+    (relative to their range) of onnxruntime's with f32 inference, masks near-identical."""
+    from hsnet_deploy.hsnet.data.synthetic import SyntheticFewShot
+
+    dataset = SyntheticFewShot(seed=0, split="test", img_size=96, n_episodes=6)
+    logits, masks = {}, {}
+    for backend in ("onnxruntime", "openvino"):
+        with Segmenter.load(exported[precision], options=RuntimeOptions(device="cpu", onnx_backend=backend)) as seg:
+            outs = []
+            for n in range(len(dataset)):
+                episode = dataset.episode(n)
+                support = seg.prepare_support(list(episode.support_images), list(episode.support_masks))
+                query, _ = seg.prepare_query(episode.query_image)
+                outs.append(seg.network_logits(query, support)[0])
+            logits[backend] = np.stack(outs)
+            masks[backend] = logits[backend][:, :, 1] > logits[backend][:, :, 0]
+    span = float(logits["onnxruntime"].max() - logits["onnxruntime"].min())
+    worst = float(np.abs(logits["openvino"] - logits["onnxruntime"]).max()) / span
+    agree = float((masks["openvino"] == masks["onnxruntime"]).mean())
+    if precision == "fp32":
+        assert worst < 1e-4 and agree == 1.0, (worst, agree)
+    else:  # different kernels for FP16 / Q/DQ: close, not equal
+        assert agree > 0.97, (worst, agree)
