@@ -52,6 +52,19 @@ def check_options(device: str, precision: str) -> None:
         raise UserError(f"unknown OpenVINO inference precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
 
 
+_CORE: list = []  # one Core for the process, never released (see shared_core)
+
+
+def shared_core():
+    """The process's one ``openvino.Core``. It is kept alive on purpose: when the last Core
+    and compiled model go, OpenVINO unloads its CPU plugin, and a SIGTERM delivered after
+    that crashed the process (measured here with OpenVINO 2026.4: segmentation fault); a
+    long-lived Core keeps the plugin loaded, and its compiled models are cached anyway."""
+    if not _CORE:
+        _CORE.append(import_openvino().Core())
+    return _CORE[0]
+
+
 class OpenVinoLoader:
     """Reads and compiles one graph on first call; the compiled model is kept."""
 
@@ -72,19 +85,19 @@ class OpenVinoLoader:
         props: dict = {"INFERENCE_PRECISION_HINT": self.precision}
         if self.threads:
             props["INFERENCE_NUM_THREADS"] = int(self.threads)
+        if self.cache_dir is not None:
+            props["CACHE_DIR"] = self.cache_dir  # per compile: the shared Core stays as it was
         return props
 
     def __call__(self):
         if self.compiled is not None:
             return self.compiled, self.metadata
-        ov = import_openvino()
-        core = ov.Core()
+        core = shared_core()
         if self.device != "AUTO" and self.device not in {d.split(".")[0] for d in core.available_devices}:
             raise UserError(f"OpenVINO device {self.device} is not available here "
                             f"(this machine has: {', '.join(core.available_devices) or 'none'})")
         if self.cache_dir is not None:
             Path(self.cache_dir).mkdir(parents=True, exist_ok=True)
-            core.set_property({"CACHE_DIR": self.cache_dir})
         self.metadata, _ = onnx_header(self.model, self.source)
         data = serialized_model(self.model)
         try:

@@ -90,9 +90,37 @@ def test_refusals_are_one_line(graphs, monkeypatch):
         RuntimeOptions(onnx_backend="openvino", openvino_precision="fp8")
     with pytest.raises(UserError, match="unknown ONNX backend 'tvm'"):
         RuntimeOptions(onnx_backend="tvm")
+    from hsnet_deploy.runtime.openvino import loader
+
+    monkeypatch.setattr(loader, "_CORE", [])  # as in a process that has not made one yet
     monkeypatch.setitem(sys.modules, "openvino", None)
     with pytest.raises(UserError, match=r"pip install 'hsnet-deploy\[openvino\]'"):
         OpenVinoLoader(str(graphs))()
+
+
+def test_a_stop_signal_after_the_models_are_released_is_handled(graphs):
+    """Measured: with the last Core and compiled models gone, OpenVINO unloads its CPU plugin
+    and a later SIGTERM crashed the process (segmentation fault). The loader keeps one Core for
+    the process; a stream's stop handling must still see the signal."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent(f"""
+        import gc, os, signal, time
+        from hsnet_deploy.runtime.openvino.loader import OpenVinoLoader
+        first, _ = OpenVinoLoader({str(graphs)!r}, threads=1, precision="bf16")()
+        second, _ = OpenVinoLoader({str(graphs)!r})()
+        del first, second
+        gc.collect()
+        seen = []
+        signal.signal(signal.SIGTERM, lambda *a: seen.append("SIGTERM"))
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.2)
+        print(seen)
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout.strip() == "['SIGTERM']", (result.returncode, result.stderr[-400:])
 
 
 def test_cli_options_apply_only_with_openvino_and_to_onnx_models(graphs, tmp_path, capsys):
