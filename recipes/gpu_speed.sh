@@ -18,6 +18,8 @@ python -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'reci
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,power.draw --format=csv > "$OUT/gpu.csv" || true
 for backbone in resnet50 resnet101; do
   hsnet-deploy bench torch --backbone "$backbone" --device cuda --img-size 400 --shots 1 \
-      --iters 20 --warmup 3 --stage-iters 3 --table5-size 400 --table5-iters 3 \
+      --iters 20 --warmup 3 --stage-iters 3 \
       --json "$OUT/$backbone.json" --plot "$OUT/$backbone.png" | tee "$OUT/$backbone.txt"
 done
+# the paper's Table 5 on the GPU (research, outside the installed package)
+python "$(dirname "$0")/../tools/research/table5.py" --size 400 --iters 3 --device cuda | tee "$OUT/table5.txt"
