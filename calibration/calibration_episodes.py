@@ -8,18 +8,19 @@ INT8 activation ranges must come from data like the deployment's, and never from
 episodes the model is scored on: the source is always the dataset's training split
 (PASCAL-5i / COCO-20i: the training classes of the fold; FSS-1000: ``trn``; synthetic:
 the training shapes), or a user's own folder of ``<class>/<name>.jpg + .png`` (which is
-theirs to keep apart from what they score on). Episodes go through the runtime's pure
-pre-processing (``preprocess_image`` / ``preprocess_support``), so a calibrated graph
-sees exactly what it will see in deployment.
+theirs to keep apart from what they score on). Episodes go through the runtime's
+``Segmenter`` and its pre-processing, so a calibrated graph sees exactly what it will see
+in deployment.
 
 The query graph is calibrated on its real inputs: the query image and the support
-features the FP32 support encoder computes for the episode's supports.
+features the FP32 support encoder computes for the episode's supports. Episodes run only
+through the runtime's ``Segmenter`` (``Segmenter.from_models`` over the FP32 graphs).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Mapping, Optional
 
 import numpy as np
 
@@ -60,11 +61,10 @@ class CalibrationSource:
         split = "" if self.benchmark == "folder" else f" {TRAIN_SPLIT}"
         return f"{self.benchmark}{where}{fold}{split} (seed {self.seed})"
 
-    def feeds(self, kind: str, img_size: int, shots: int,
-              support_encoder: Optional[Callable[[dict], dict]] = None, progress: bool = False) -> list:
+    def feeds(self, kind: str, models: Mapping[str, object], shots: int, progress: bool = False) -> list:
         """The graph feeds of this source (export's precision pass asks for them through
         ``PrecisionOptions.calibration``; see :func:`calibration_feeds`)."""
-        return calibration_feeds(self, kind, img_size, shots, support_encoder, progress)
+        return calibration_feeds(self, kind, models, shots, progress)
 
     def open(self, shots: int):
         """The training-split dataset, or one clear UserError (missing folder, no episodes)."""
@@ -84,39 +84,39 @@ class CalibrationSource:
         return dataset
 
 
-def episode_inputs(episode, img_size: int) -> dict[str, np.ndarray]:
-    """One episode -> the episode graph's feeds (a batch of one), by the runtime's rules."""
-    from ..runtime.preprocess import preprocess_image, preprocess_support
-
-    images, masks = preprocess_support(episode.support_images, episode.support_masks, img_size)
-    return {"query_img": preprocess_image(episode.query_image, img_size)[None],
-            "support_imgs": images, "support_masks": masks}
-
-
-def calibration_feeds(source: CalibrationSource, kind: str, img_size: int, shots: int,
-                      support_encoder: Optional[Callable[[dict], dict]] = None,
+def calibration_feeds(source: CalibrationSource, kind: str, models: Mapping[str, object], shots: int,
                       progress: bool = False) -> list[dict[str, np.ndarray]]:
-    """``source.episodes`` feeds for a ``kind`` graph (all in memory: calibration reads
-    them several times). ``support_encoder(feeds) -> {support_c3: ..}``: the FP32
-    support encoder, needed for a query graph."""
+    """``source.episodes`` feeds for the ``kind`` graph of the FP32 ``models`` (kind -> model;
+    all in memory: calibration reads them several times).
+
+    Each episode goes through the runtime's one inference path, a ``Segmenter`` over the FP32
+    graphs (``Segmenter.from_models``): its support set is prepared (and, for a query graph,
+    encoded by the FP32 support encoder) and its query prepared exactly as in deployment."""
     from tqdm import tqdm
 
-    if kind == QUERY and support_encoder is None:
-        raise UserError("calibrating a query graph needs its FP32 support encoder (NAME.support.onnx beside it)")
+    from ..runtime.segmenter import Segmenter
+
+    wanted = (EPISODE,) if kind == EPISODE else (SUPPORT_ENCODER, QUERY)
+    missing = [k for k in wanted if k not in models]
+    if missing:
+        raise UserError(f"calibrating the {kind} graph needs the FP32 {' and '.join(missing)} graph(s) "
+                        "(NAME.support.onnx and NAME.query.onnx together)")
     dataset = source.open(shots)
     total = min(source.episodes, len(dataset))
     feeds = []
-    for n in tqdm(range(total), desc="calibration episodes", unit="ep", disable=not progress):
-        try:
-            episode = dataset.episode(n)
-        except UserError as err:
-            raise UserError(f"calibration episode {n}: {err}") from None
-        inputs = episode_inputs(episode, img_size)
-        if kind == EPISODE:
-            feeds.append(inputs)
-        elif kind == SUPPORT_ENCODER:
-            feeds.append({k: inputs[k] for k in ("support_imgs", "support_masks")})
-        else:
-            features = support_encoder({k: inputs[k] for k in ("support_imgs", "support_masks")})
-            feeds.append({"query_img": inputs["query_img"], **{k: features[k] for k in SUPPORT_FEATURES}})
+    with Segmenter.from_models({k: models[k] for k in wanted}, "onnxruntime") as segmenter:
+        for n in tqdm(range(total), desc="calibration episodes", unit="ep", disable=not progress):
+            try:
+                episode = dataset.episode(n)
+                support = segmenter.prepare_support(list(episode.support_images), list(episode.support_masks),
+                                                    allow_empty_masks=True)
+                query, _ = segmenter.prepare_query(episode.query_image)  # (1, 3, S, S)
+            except UserError as err:
+                raise UserError(f"calibration episode {n}: {err}") from None
+            if kind == EPISODE:
+                feeds.append({"query_img": query, "support_imgs": support.images, "support_masks": support.masks})
+            elif kind == SUPPORT_ENCODER:
+                feeds.append({"support_imgs": support.images, "support_masks": support.masks})
+            else:
+                feeds.append({"query_img": query, **{k: support.features[k] for k in SUPPORT_FEATURES}})
     return feeds

@@ -32,7 +32,7 @@ from typing import Optional
 import numpy as np
 
 from ..errors import UserError
-from ..runtime.graph_contract import EPISODE, KEY_GRAPH, KEY_IMG_SIZE, metadata_of
+from ..runtime.graph_contract import EPISODE, KEY_GRAPH, metadata_of
 
 
 def _held_out_episodes(options, shots: int, n_episodes: int):
@@ -81,11 +81,11 @@ class Int8Trials:
         meta = metadata_of(model)
         if meta.get(KEY_GRAPH) != EPISODE:
             raise UserError("sensitivity analysis runs on the episode graph (NAME.onnx)")
-        img_size, shots = int(meta[KEY_IMG_SIZE]), calibration_shots(model)
+        shots = calibration_shots(model)
         self.model, self.options = model, options
         self.groups = quantizable_groups(model, Inferred.of(model).shapes)  # node -> group
         self.episodes, self.class_ids, self.held_out = _held_out_episodes(options, shots, n_episodes)
-        self.calib = calibration_feeds(options.calibration, EPISODE, img_size, shots, progress=options.progress)
+        self.calib = calibration_feeds(options.calibration, EPISODE, {EPISODE: model}, shots, progress=options.progress)
         self.fp32_miou, self.reference, _ = _score(model, self.episodes, self.class_ids)
         self._tmp = tempfile.TemporaryDirectory(prefix="hsnet_sensitivity_")
         self.cache = Path(self._tmp.name) / "ranges.json"  # activation ranges, computed on first use

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Protocol, Sequence
+from typing import Callable, Mapping, Optional, Protocol, Sequence
 
 from ...errors import UserError
 from ...runtime.graph_contract import (
@@ -28,7 +28,6 @@ from ...runtime.graph_contract import (
     KEY_CALIBRATION_EPISODES,
     KEY_CALIBRATION_METHOD,
     KEY_CALIBRATION_SOURCE,
-    KEY_IMG_SIZE,
     KEY_ISLANDS,
     KEY_PRECISION,
     KEY_SHOTS,
@@ -44,8 +43,8 @@ class FeedSource(Protocol):
     """Where an INT8 graph's calibration feeds come from (``calibration.CalibrationSource``:
     episodes of a dataset's training split). Export only asks; it never opens datasets."""
 
-    def feeds(self, kind: str, img_size: int, shots: int, support_encoder: Optional[Callable[[dict], dict]],
-              progress: bool = False) -> list: ...
+    def feeds(self, kind: str, models: Mapping[str, object], shots: int, progress: bool = False) -> list:
+        """Graph feeds for the ``kind`` graph of the FP32 ``models`` (kind -> ModelProto)."""
 
     def describe(self) -> str: ...
 
@@ -96,15 +95,6 @@ def calibration_shots(model) -> int:
     return 1 if shots == DYNAMIC else int(shots)
 
 
-def session_function(model):
-    """An onnxruntime session over an in-memory model, as ``feeds -> {output: array}``."""
-    from ...runtime.onnxruntime.loader import OnnxSessionLoader
-
-    session = OnnxSessionLoader(model).session()  # the runtime's session options (CPU fusions off)
-    names = [o.name for o in session.get_outputs()]
-    return lambda feeds: dict(zip(names, session.run(None, feeds)))
-
-
 def int8_nodes(model, float_groups=()) -> list[str]:
     """The nodes INT8 quantizes in ``model``: its node groups, less ``float_groups``."""
     from ..onnx_graph import Inferred
@@ -114,12 +104,12 @@ def int8_nodes(model, float_groups=()) -> list[str]:
     return [node for node, group in groups.items() if group not in set(float_groups)]
 
 
-def convert_graph(model, kind: str, options: PrecisionOptions, support_encoder=None):
+def convert_graph(model, kind: str, options: PrecisionOptions, fp32_models: Optional[Mapping[str, object]] = None):
     """One FP32 graph -> a new graph in ``options.precision_of(kind)`` (labelled, unchecked);
     the graph itself when that precision is fp32.
 
-    support_encoder: ``feeds -> features`` of the FP32 support encoder (a query graph's
-    INT8 calibration reads the features it computes for each episode's supports).
+    fp32_models: every FP32 graph of the set (kind -> model), for INT8 calibration: a query
+    graph is calibrated on the features its FP32 support encoder computes.
     """
     from .node_groups import ISLANDS, island_nodes
 
@@ -141,8 +131,7 @@ def convert_graph(model, kind: str, options: PrecisionOptions, support_encoder=N
         if options.calibration is None:
             raise UserError("INT8 needs calibration episodes: give PrecisionOptions(calibration=...), "
                             "e.g. hsnet_deploy.calibration.CalibrationSource('synthetic')")
-        img_size = int(meta[KEY_IMG_SIZE])
-        feeds = options.calibration.feeds(kind, img_size, calibration_shots(model), support_encoder,
+        feeds = options.calibration.feeds(kind, dict(fp32_models or {kind: model}), calibration_shots(model),
                                           progress=options.progress)
         converted = quantize_int8(model, feeds, options.method, nodes=int8_nodes(model, options.float_groups))
         kept = [g for g in options.float_groups if g not in present]
@@ -195,15 +184,12 @@ def convert_graphs(models: dict, options: PrecisionOptions) -> dict:
     if options.choose_float_groups is not None:
         chosen = tuple(options.choose_float_groups(models, options))
         options = with_float_groups(options, tuple(dict.fromkeys(options.float_groups + chosen)))
-    support_encoder = None
-    if options.precision_of(QUERY) == "int8" and QUERY in models:
-        if SUPPORT_ENCODER not in models:
-            raise UserError("an INT8 query graph is calibrated on its support encoder's features: "
-                            "convert it together with NAME.support.onnx")
-        support_encoder = session_function(models[SUPPORT_ENCODER])
+    if options.precision_of(QUERY) == "int8" and QUERY in models and SUPPORT_ENCODER not in models:
+        raise UserError("an INT8 query graph is calibrated on its support encoder's features: "
+                        "convert it together with NAME.support.onnx")
     out = {}
     for kind, model in models.items():
-        converted = convert_graph(model, kind, options, support_encoder)
+        converted = convert_graph(model, kind, options, models)
         if converted is not model:
             check_converted(converted, kind)
         out[kind] = converted

@@ -185,7 +185,9 @@ def test_fp16_keeps_the_exact_zero_pattern_of_resized_masks_at_400():
     del torch
 
 
-def test_calibration_reads_the_training_split():
+def test_calibration_reads_the_training_split(exported):
+    import onnx
+
     from hsnet_deploy.calibration.calibration_episodes import calibration_feeds
     from hsnet_deploy.hsnet.data import SyntheticFewShot
     from hsnet_deploy.runtime.preprocess import preprocess_image
@@ -193,7 +195,7 @@ def test_calibration_reads_the_training_split():
     dataset = CALIB.open(shots=1)
     test = SyntheticFewShot(seed=0, split="test", img_size=S, shot=1)
     assert set(dataset.class_ids).isdisjoint(test.class_ids)
-    feeds = calibration_feeds(CALIB, "episode", S, 1)
+    feeds = calibration_feeds(CALIB, "episode", {"episode": onnx.load(str(exported["fp32"]))}, 1)
     train = SyntheticFewShot(seed=0, split="train", img_size=S, shot=1, n_episodes=4)
     assert len(feeds) == 4
     assert np.array_equal(feeds[2]["query_img"][0], preprocess_image(train.episode(2).query_image, S))
