@@ -1,11 +1,10 @@
 """Which option applies when: one rule for every command, checked before any work.
 
-A command module may declare ``OPTION_RULES``, a table of :class:`Applies` rows::
+The rows of every command live in one declarative table, ``cli.option_table``::
 
-    OPTION_RULES = (
+    OPTION_TABLE = {"run": (
         Applies(("--cuda-graph", "--memory"), lambda a: backend_of(a.model) == "tensorrt",
-                "to .engine models"),
-    )
+                "to .engine models"), ...), ...}
 
 ``cli.main`` finds which options the user actually typed (:func:`given_options`: the
 command line parsed again with every default replaced by a marker, so abbreviations and

@@ -8,8 +8,8 @@ repository are apps here too), defining
 - ``run(args) -> int``: the work, importing heavy dependencies (torch, onnx,
   onnxruntime, tensorrt) only inside, so ``--help`` stays fast and torch-free.
 
-and may declare ``OPTION_RULES`` (:mod:`hsnet_deploy.option_rules`): which typed option
-applies to which invocation, refused before ``run`` starts when it does not.
+Which typed option applies to which model, backend and mode is one declarative table for
+all commands (:mod:`.option_table`), checked before ``run`` starts.
 
 A :class:`~hsnet_deploy.errors.UserError` anywhere becomes one line on stderr and exit
 status 2; unknown options are rejected by argparse with status 2 as well.
@@ -25,6 +25,7 @@ from typing import Sequence
 from .. import __version__
 from ..errors import UserError
 from ..option_rules import check_option_rules, given_options
+from .option_table import OPTION_TABLE
 
 # name -> module (relative to hsnet_deploy.cli) that implements it, in the order --help lists them.
 COMMANDS: dict[str, str] = {
@@ -62,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
         module = importlib.import_module(f"{__package__}.{module_name}")
         cmd = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(cmd)
-        cmd.set_defaults(_run=module.run, _parser=cmd, _rules=getattr(module, "OPTION_RULES", ()))
+        cmd.set_defaults(_run=module.run, _parser=cmd, _rules=OPTION_TABLE.get(name, ()))
     return parser
 
 

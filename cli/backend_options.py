@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-from ..option_rules import Applies
 from ..runtime.backends import ONNX_BACKENDS
 from ..runtime.openvino.loader import DEVICES, PRECISIONS
 
@@ -20,17 +19,6 @@ def add_onnx_backend_arguments(parser) -> None:
     parser.add_argument("--openvino-precision", choices=PRECISIONS, default="f32",
                         help="OpenVINO inference precision (default f32, for parity; bf16 is faster on CPUs with AVX-512 BF16 / AMX)")
     parser.add_argument("--openvino-cache", metavar="DIR", help="cache OpenVINO's compiled models in DIR (a second start skips compiling)")
-
-
-def onnx_backend_rules(models_of):
-    """``models_of(args)``: the command's MODEL arguments."""
-    from ..runtime.model_files import backend_of
-
-    return (
-        Applies(("--onnx-backend",), lambda a: any(backend_of(m) == "onnxruntime" for m in models_of(a)), "to .onnx models"),
-        Applies(("--openvino-device", "--openvino-precision", "--openvino-cache"), lambda a: a.onnx_backend == "openvino",
-                "with --onnx-backend openvino"),
-    )
 
 
 def onnx_backend_options(args) -> dict:

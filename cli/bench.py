@@ -17,20 +17,6 @@ import json
 import math
 
 from ..errors import UserError
-from ..option_rules import Applies
-
-
-def _engines(args: argparse.Namespace) -> bool:
-    from ..benchmarks.engine_bench import is_engine
-
-    return bool(args.models) and all(is_engine(m) for m in args.models)
-
-
-OPTION_RULES = (
-    Applies(("--layer-iters", "--memory", "--cuda-graph"), _engines, "to TensorRT engines (bench ENGINE ...)"),
-    Applies(("--backbone", "--img-size", "--mode", "--stage-iters", "--device",
-             "--threads"), lambda a: not _engines(a), "to .pt / .onnx models, not to TensorRT engines"),
-)
 
 HELP = "benchmark latency per stage: toolkit configurations vs the official way of running HSNet"
 

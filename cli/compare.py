@@ -13,9 +13,6 @@ device that will use it.
 from __future__ import annotations
 
 from .backend_options import onnx_backend_options
-from .eval import episode_rules
-
-OPTION_RULES = episode_rules(lambda a: [a.model_a, a.model_b])
 
 HELP = "compare two model files (.pt/.onnx/.engine, any precision) on the same episodes; exit 1 if they differ"
 

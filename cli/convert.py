@@ -14,30 +14,9 @@ until INT8 is within ``--int8-gate`` mIoU of FP32 (:mod:`sensitivity`).
 
 from __future__ import annotations
 
-from ..option_rules import Applies
+from .option_table import wants_int8
 
 HELP = "convert an FP32 ONNX export to FP16 (FP32 islands) or INT8 (explicit Q/DQ, calibrated)"
-
-
-def _int8(args) -> bool:
-    return "int8" in (args.precision, args.support_precision)
-
-
-FILE_BENCHMARKS = ("folder", "pascal", "coco", "fss")
-# which precision option applies when (export and convert share them): see option_rules
-PRECISION_RULES = (
-    Applies(("--calib-benchmark", "--calib-datapath", "--calib-splits", "--calib-fold", "--calib-episodes",
-             "--calib-method", "--calib-synthetic-size", "--int8-keep", "--int8-auto"), _int8,
-            "when a graph is INT8 (--precision int8 or --support-precision int8)"),
-    Applies(("--int8-gate", "--auto-episodes", "--sensitivity-json"), lambda a: a.int8_auto, "with --int8-auto"),
-    Applies(("--calib-datapath",), lambda a: a.calib_benchmark in FILE_BENCHMARKS,
-            f"with a --calib-benchmark read from files ({', '.join(FILE_BENCHMARKS)})"),
-    Applies(("--calib-splits",), lambda a: a.calib_benchmark in ("pascal", "coco", "fss"),
-            "with --calib-benchmark pascal, coco or fss"),
-    Applies(("--calib-fold",), lambda a: a.calib_benchmark in ("pascal", "coco"), "with --calib-benchmark pascal or coco"),
-    Applies(("--calib-synthetic-size",), lambda a: a.calib_benchmark == "synthetic", "with --calib-benchmark synthetic"),
-)
-OPTION_RULES = PRECISION_RULES
 
 
 def add_precision_arguments(parser, default: str = "fp32") -> None:
@@ -93,7 +72,7 @@ def precision_options(args, img_size: int):
         raise UserError(f"--int8-gate must be at least 0, got {args.int8_gate}")
     if args.calib_synthetic_size is not None and args.calib_synthetic_size < 32:
         raise UserError(f"--calib-synthetic-size must be at least 32, got {args.calib_synthetic_size}")
-    if args.int8_auto and not _int8(args):
+    if args.int8_auto and not wants_int8(args):
         raise UserError("--int8-auto needs --precision int8 or --support-precision int8")
     if args.sensitivity_json:
         from ..output_paths import check_output_file

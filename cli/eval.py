@@ -14,11 +14,7 @@ from __future__ import annotations
 import argparse
 from typing import Sequence
 
-from .backend_options import (
-    add_onnx_backend_arguments,
-    onnx_backend_options,
-    onnx_backend_rules,
-)
+from .backend_options import add_onnx_backend_arguments, onnx_backend_options
 
 HELP = "score a model (.pt/.onnx/.engine) on few-shot episodes: official mIoU and FB-IoU"
 
@@ -31,30 +27,7 @@ FILE_LAYOUTS = {
 NEEDS_SPLITS = ("pascal", "coco", "fss")
 
 
-def episode_rules(models_of):
-    """Which episode option applies when (eval and compare; ``models_of(args)``: the MODELs)."""
-    from ..option_rules import Applies
-    from ..runtime.model_files import backend_of
 
-    return (
-        Applies(("--img-size", "--backbone"), lambda a: any(backend_of(m) == "torch" for m in models_of(a)),
-                "to .pt checkpoints and 'reference' (an exported graph fixes its own size and backbone)"),
-        Applies(("--synthetic-size",), lambda a: a.benchmark == "synthetic", "with --benchmark synthetic"),
-        Applies(("--datapath",), lambda a: a.benchmark in FILE_LAYOUTS, f"with --benchmark {', '.join(FILE_LAYOUTS)}"),
-        Applies(("--splits",), lambda a: a.benchmark in NEEDS_SPLITS, f"with --benchmark {', '.join(NEEDS_SPLITS)}"),
-        Applies(("--fold",), lambda a: a.benchmark in ("pascal", "coco"), "with --benchmark pascal or coco"),
-    ) + onnx_backend_rules(models_of)
-
-
-def _eval_rules():
-    from ..option_rules import Applies
-
-    return episode_rules(lambda a: [a.model]) + (
-        Applies(("--grid-episodes",), lambda a: a.grid is not None, "with --grid"),
-    )
-
-
-OPTION_RULES = _eval_rules()
 
 
 def add_episode_arguments(parser: argparse.ArgumentParser, default_episodes: str = "all") -> None:

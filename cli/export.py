@@ -25,14 +25,7 @@ from ..export.export_options import (
     MAX_OPSET,
     MIN_OPSET,
 )
-from ..option_rules import Applies
 from ..runtime.graph_contract import BACKBONE_NAMES, EPISODE
-from .convert import PRECISION_RULES
-
-OPTION_RULES = PRECISION_RULES + (
-    Applies(("--seed",), lambda a: a.random_weights, "with --random-weights (it seeds the random weights)"),
-    Applies(("--support-precision",), lambda a: a.split, "with --split (the support encoder is a split graph)"),
-)
 
 HELP = "export HSNet to TensorRT-ready ONNX (episode graph; --split adds support-encoder and query graphs)"
 

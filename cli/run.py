@@ -29,29 +29,9 @@ from pathlib import Path
 from typing import Optional
 
 from ..errors import UserError
-from ..option_rules import Applies
 from ..runtime.output_plan import OutputPlan
 from ..runtime.tensorrt.cuda_memory import BACKENDS as MEMORY_BACKENDS
-from .backend_options import (
-    add_onnx_backend_arguments,
-    onnx_backend_options,
-    onnx_backend_rules,
-)
-
-
-def _backend_is(*backends: str):
-    from ..runtime.model_files import backend_of
-
-    return lambda args: backend_of(args.model) in backends
-
-
-OPTION_RULES = (
-    Applies(("--ort-tensorrt-cache",), _backend_is("onnxruntime"), "to .onnx models"),
-    Applies(("--memory", "--cuda-graph"), _backend_is("tensorrt"), "to .engine models"),
-    Applies(("--img-size",), _backend_is("torch"),
-            "to .pt checkpoints and 'reference' (an exported graph fixes its own size)"),
-    Applies(("--ort-tensorrt-cache",), lambda a: a.onnx_backend == "onnxruntime", "with --onnx-backend onnxruntime"),
-) + onnx_backend_rules(lambda a: [a.model])
+from .backend_options import add_onnx_backend_arguments, onnx_backend_options
 
 HELP = "segment query image(s) with a model (.onnx, .engine or .pt) and annotated support images"
 
@@ -99,7 +79,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def runtime_options(args: argparse.Namespace):
-    """The command's RuntimeOptions (which option applies to which backend: OPTION_RULES)."""
+    """The command's RuntimeOptions (which option applies to which backend: ``option_table``)."""
     from ..runtime.backends import RuntimeOptions
 
     return RuntimeOptions(

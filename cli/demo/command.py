@@ -13,7 +13,6 @@ import textwrap
 from pathlib import Path
 
 from ...hsnet.reference_model import WARNING
-from ...option_rules import Applies
 from .settings import (
     DEFAULT_GRID_ROWS,
     DEFAULT_QUERIES,
@@ -80,12 +79,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 IMAGES_PER_CLASS = 10
-_DEMO_ONLY = ("--checkpoint", "--random-weights", "--shots", "--queries", "--export-dir", "--threads", "-o", "--json")
-OPTION_RULES = (
-    Applies(_DEMO_ONLY, lambda a: a.write_images is None, "to the demo itself, not with --write-images"),
-)
-
-
 def write_images(args: argparse.Namespace) -> int:
     """``--write-images DIR``: the held-out synthetic classes in the folder layout, at the
     reference model's synthetic size unless --img-size says otherwise."""

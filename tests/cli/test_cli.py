@@ -31,3 +31,16 @@ def test_unknown_option_is_one_line_exit_2(capsys):
 def test_console_script_entry_point_runs():
     out = subprocess.run([sys.executable, "-m", "hsnet_deploy", "--version"], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.strip() == f"hsnet-deploy {__version__}"
+
+
+def test_the_option_table_names_only_options_its_commands_have():
+    """One declarative table for every command (cli.option_table): each row's flags exist."""
+    from hsnet_deploy.cli import build_parser
+    from hsnet_deploy.cli.option_table import OPTION_TABLE
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if a.dest == "command").choices
+    for name, rows in OPTION_TABLE.items():
+        flags = {flag for action in commands[name]._actions for flag in action.option_strings}
+        for row in rows:
+            assert set(row.options) <= flags, (name, set(row.options) - flags)
