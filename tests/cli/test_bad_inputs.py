@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from helpers import REPO
-from helpers.fake_graphs import make_episode_graph, make_split_graphs  # noqa: E402
+from helpers.fake_graphs import make_split_export, make_split_graphs  # noqa: E402
 from helpers.files import unwritable  # noqa: E402
 from hsnet_deploy import cli
 from PIL import Image
@@ -72,10 +72,8 @@ def no_work(monkeypatch):
 @pytest.fixture
 def files(tmp_path):
     """A fake split export, a support image + mask, a query, an existing folder named like a file."""
-    data = tmp_path / "data"
-    data.mkdir()
-    model = make_episode_graph(data / "m.onnx", img_size=S)
-    make_split_graphs(model, img_size=S)
+    model = make_split_export(tmp_path / "data", img_size=S)
+    data = model.parent
     rng = np.random.default_rng(0)
     Image.fromarray(rng.integers(0, 255, (24, 32, 3), dtype=np.uint8)).save(data / "s.png")
     Image.fromarray(np.pad(np.full((10, 10), 255, np.uint8), ((7, 7), (11, 11)))).save(data / "sm.png")  # 24x32

@@ -22,7 +22,7 @@ from PIL import Image
 pytest.importorskip("onnxruntime")
 cv2 = pytest.importorskip("cv2")
 
-from helpers.fake_graphs import make_episode_graph, make_split_graphs  # noqa: E402
+from helpers.fake_graphs import make_split_export  # noqa: E402
 from hsnet_deploy.runtime import Segmenter  # noqa: E402
 
 S = 16
@@ -67,10 +67,8 @@ def video_frame_count(path: Path) -> int:
 
 @pytest.fixture
 def setup(tmp_path):
-    data = tmp_path / "data"
-    data.mkdir()
-    model = make_episode_graph(data / "m.onnx", img_size=S)
-    make_split_graphs(model, img_size=S)
+    model = make_split_export(tmp_path / "data", img_size=S)
+    data = model.parent
     support = frame(3)
     mask = np.zeros((H, W), np.uint8)
     mask[8:22, 11:23] = 255

@@ -187,7 +187,6 @@ def test_fp16_keeps_the_exact_zero_pattern_of_resized_masks_at_400():
 
 def test_calibration_reads_the_training_split(exported):
     import onnx
-
     from hsnet_deploy.calibration.calibration_episodes import calibration_feeds
     from hsnet_deploy.hsnet.data import SyntheticFewShot
     from hsnet_deploy.runtime.preprocess import preprocess_image

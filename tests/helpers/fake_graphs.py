@@ -167,3 +167,22 @@ def reference_logits(query_img: np.ndarray, support_imgs: np.ndarray, support_ma
 
 
 # ---- the fakes themselves -----------------------------------------------------------------
+
+
+def random_feeds(b: int, k: int, size: int, seed: int = 0) -> dict:
+    """Episode-graph feeds: random images and random binary masks, B episodes of K shots."""
+    rng = np.random.default_rng(seed)
+    return {
+        "query_img": rng.standard_normal((b, 3, size, size)).astype(np.float32),
+        "support_imgs": rng.standard_normal((b, k, 3, size, size)).astype(np.float32),
+        "support_masks": (rng.random((b, k, size, size)) > 0.5).astype(np.float32),
+    }
+
+
+def make_split_export(folder, img_size: int = 16, name: str = "m.onnx") -> Path:
+    """A whole fake export in ``folder`` (made if missing): NAME.onnx and its split pair."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    episode = make_episode_graph(folder / name, img_size=img_size)
+    make_split_graphs(episode, img_size=img_size)
+    return episode

@@ -7,7 +7,7 @@ import pytest
 
 ov = pytest.importorskip("openvino")
 
-from helpers.fake_graphs import make_episode_graph, make_split_graphs, reference_logits  # noqa: E402
+from helpers.fake_graphs import make_split_export, random_feeds, reference_logits  # noqa: E402
 from hsnet_deploy.errors import UserError  # noqa: E402
 from hsnet_deploy.runtime import RuntimeOptions, Segmenter  # noqa: E402
 from hsnet_deploy.runtime.openvino.loader import OpenVinoLoader  # noqa: E402
@@ -16,26 +16,16 @@ from hsnet_deploy.runtime.openvino.runner import OpenVinoRunner  # noqa: E402
 S = 16
 
 
-def _episode(b: int, k: int, seed: int = 0):
-    rng = np.random.default_rng(seed)
-    q = rng.standard_normal((b, 3, S, S)).astype(np.float32)
-    s = rng.standard_normal((b, k, 3, S, S)).astype(np.float32)
-    m = (rng.random((b, k, S, S)) > 0.5).astype(np.float32)
-    return {"query_img": q, "support_imgs": s, "support_masks": m}
-
-
 @pytest.fixture
 def graphs(tmp_path):
-    episode = make_episode_graph(tmp_path / "m.onnx", img_size=S)
-    make_split_graphs(episode, img_size=S)
-    return episode
+    return make_split_export(tmp_path, img_size=S)
 
 
 def test_episode_graph_matches_the_reference_for_every_k_on_one_compiled_model(graphs):
     with OpenVinoRunner(str(graphs)) as runner:
         assert runner.backend == "openvino" and runner.info.kind == "episode"
         for b, k in ((1, 1), (2, 3), (1, 5)):  # dynamic B and K through OpenVINO's partial shapes
-            feed = _episode(b, k, seed=k)
+            feed = random_feeds(b, k, S, seed=k)
             out = runner.infer(feed)
             np.testing.assert_allclose(out["logits"], reference_logits(**feed), rtol=1e-5, atol=1e-5)
             assert out["mask"].dtype == np.uint8 and out["mask"].shape == (b, S, S)

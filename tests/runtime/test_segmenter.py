@@ -13,7 +13,13 @@ from PIL import Image
 
 pytest.importorskip("onnxruntime")
 
-from helpers.fake_graphs import make_episode_graph, make_split_graphs, reference_logits  # noqa: E402
+from helpers.fake_graphs import (  # noqa: E402
+    make_episode_graph,
+    make_split_export,
+    make_split_graphs,
+    random_feeds,
+    reference_logits,
+)
 from hsnet_deploy.errors import UserError  # noqa: E402
 from hsnet_deploy.runtime import (  # noqa: E402
     Segmenter,
@@ -56,9 +62,7 @@ def episode_model(tmp_path):
 
 @pytest.fixture
 def split_model(tmp_path):
-    path = make_episode_graph(tmp_path / "fake.onnx", img_size=S)
-    make_split_graphs(path, img_size=S)
-    return path
+    return make_split_export(tmp_path, img_size=S, name="fake.onnx")
 
 
 # ---- the runner ----------------------------------------------------------------------------
@@ -69,12 +73,7 @@ def test_onnxruntime_runner_io_metadata_and_values(episode_model):
         assert runner.inputs["support_imgs"].shape == (None, None, 3, S, S)
         assert runner.inputs["support_masks"].dtype == np.float32
         assert runner.outputs["mask"].dtype == np.uint8
-        rng = np.random.default_rng(1)
-        feed = {
-            "query_img": rng.standard_normal((2, 3, S, S)).astype(np.float32),
-            "support_imgs": rng.standard_normal((2, 3, 3, S, S)).astype(np.float32),
-            "support_masks": (rng.random((2, 3, S, S)) > 0.5).astype(np.float32),
-        }
+        feed = random_feeds(2, 3, S, seed=1)
         out = runner.infer(feed)
         assert out["logits"].shape == (2, 3, 2, S, S) and out["mask"].shape == (2, S, S)
         np.testing.assert_allclose(out["logits"], reference_logits(**feed), rtol=1e-5, atol=1e-5)
