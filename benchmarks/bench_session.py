@@ -48,8 +48,8 @@ def run_benchmark(settings: BenchSettings) -> dict:
         total = episode_count(s, cases)
         progress = stack.enter_context(tqdm(total=total, desc="bench", unit="ep", disable=not s.progress, file=sys.stderr, leave=False))
         episodes = {k: make_episodes(k, s.seed) for k in s.shots}
+        progress.set_postfix_str("GEMM peak")  # once, before the cases: right after a long run it read low
+        peaks = measure_peaks(str(models.device), s.threads, with_onnxruntime=bool(models.onnx_models))
         measure_cases(s, cases, episodes, models.device, progress)
         costs = count_path_costs(models.backbone, models.img_size, s.shots)
-        progress.set_postfix_str("GEMM peak")  # once, after the cases (the machine as they left it)
-        peaks = measure_peaks(str(models.device), s.threads, with_onnxruntime=bool(models.onnx_models))
         return build_report(s, models, cases, costs, skipped, models.notes, peaks)

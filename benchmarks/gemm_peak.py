@@ -15,10 +15,9 @@ PyTorch        FP32, and FP16 on CUDA: torch.mm and the same 3x3 conv2d (BF16 on
                here, 8 s per probe)
 
 Each stage's throughput is then reported as a share of the peak of its backend and
-precision (``bench_report``). The probes run on the bench's thread count, once before the
-configurations and once after them, and the higher figure of each is kept (``best_of``):
-right after a long run they came out up to 40 % low here (88 vs 149 GFLOP/s), which
-would have put stages above "100 %".
+precision (``bench_report``). The probes run once, on the bench's thread count, before the
+configurations: right after a long run they came out up to 40 % low here (88 vs 149
+GFLOP/s), which would have put stages above "100 %".
 """
 
 from __future__ import annotations
@@ -155,17 +154,3 @@ def measure_peaks(torch_device: str = "cpu", threads: Optional[int] = None, with
             result = {"backend": backend, "precision": precision, "error": str(err).split("\n")[0]}
         peaks[f"{backend} {precision}"] = result
     return peaks
-
-
-def best_of(*runs: dict) -> dict:
-    """Per probe, the highest of several :func:`measure_peaks` passes of one run (a peak is the
-    best the machine managed; a pass next to other work only understates it). Each entry
-    keeps every pass's GFLOP/s under ``passes``."""
-    out = {}
-    for key in runs[0]:
-        results = [r[key] for r in runs if key in r]
-        good = [r for r in results if r.get("gflops")]
-        best = dict(max(good, key=lambda r: r["gflops"])) if good else dict(results[0])
-        best["passes"] = [r.get("gflops") for r in results]
-        out[key] = best
-    return out

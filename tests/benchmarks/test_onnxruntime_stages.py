@@ -157,14 +157,3 @@ def test_gemm_peak_probes_return_positive_figures():
     assert torch_gemm_peak("fp32", "cpu", size=128, repeats=2)["gflops"] > 0
     with pytest.raises(ValueError, match="unknown precision"):
         onnxruntime_gemm_peak("fp8", size=8)
-
-
-def test_best_of_keeps_the_highest_pass_per_probe():
-    from hsnet_deploy.benchmarks.gemm_peak import best_of
-
-    first = {"onnxruntime fp32": {"gflops": 150.0, "probe": "Conv"}, "torch fp16": {"error": "no kernel"}}
-    last = {"onnxruntime fp32": {"gflops": 90.0, "probe": "Conv"}, "torch fp16": {"error": "no kernel"}}
-    best = best_of(first, last)
-    assert best["onnxruntime fp32"]["gflops"] == 150.0 and best["onnxruntime fp32"]["passes"] == [150.0, 90.0]
-    assert best_of(last, first)["onnxruntime fp32"]["gflops"] == 150.0
-    assert best["torch fp16"]["error"] == "no kernel" and best["torch fp16"]["passes"] == [None, None]
