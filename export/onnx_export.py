@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Optional, Sequence
 
 from ..atomic_file import atomic_path
 from ..errors import UserError
+from ..output_paths import check_folder_takes_files, parent_folder
 from ..runtime.graph_contract import EPISODE, GRAPH_KINDS
 from ..runtime.graph_contract import split_paths as contract_split_paths
 from . import graph_files
@@ -151,6 +152,5 @@ def export_split(
 
 
 def _require_folder(path: Path) -> None:
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise UserError(f"output folder does not exist: {folder}")
+    """Before the trace: the folder of ``path`` exists and takes files (the toolkit's output rule)."""
+    check_folder_takes_files(parent_folder(path), "output")

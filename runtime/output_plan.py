@@ -41,10 +41,6 @@ from .video_source import is_frame_png
 from .video_writer import VIDEO_SUFFIXES, VideoFileWriter
 
 
-def _check_file_target(path: Path, what: str, suffixes: frozenset[str], inputs: list[Path]) -> None:
-    check_output_file(path, what, suffixes, inputs)
-
-
 def _check_folder_name(path: Path, what: str, why: str) -> None:
     """A new folder target must not look like a file: ``-o out.webm`` is a typo, not a folder."""
     if not path.is_dir() and path.suffix:
@@ -77,7 +73,7 @@ class Target:
 def _stream_target(path: Path, what: str, draws: str, inputs: list[Path]) -> Target:
     suffix = path.suffix.lower()
     if suffix in VIDEO_SUFFIXES:
-        _check_file_target(path, what, VIDEO_SUFFIXES, inputs)
+        check_output_file(path, what, VIDEO_SUFFIXES, inputs)
         return Target(path, "video", "overlay")  # a video of masks alone would show nothing more
     if suffix == ".png" or (path.exists() and not path.is_dir()):
         raise UserError(
@@ -112,7 +108,7 @@ class OutputPlan:
                 _check_output_folder(p, what, source.folder, source.stems, inputs)
             return cls([Target(p, "folder", draws) for p, _, draws in wanted])
         for p, what, _ in wanted:
-            _check_file_target(p, what, frozenset({".png"}), [*source.files, *inputs])
+            check_output_file(p, what, frozenset({".png"}), [*source.files, *inputs])
         return cls([Target(p, "png", draws) for p, _, draws in wanted])
 
     @contextlib.contextmanager

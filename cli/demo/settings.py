@@ -58,12 +58,6 @@ def _check_positive(value, what: str, minimum: int = 1) -> None:
         raise UserError(f"{what} must be an integer of at least {minimum}, got {value!r}")
 
 
-def _check_output_file(path: Path, what: str, suffix: str) -> None:
-    from ...output_paths import check_output_file
-
-    check_output_file(path, what, suffixes={suffix})
-
-
 def _check_runtime_installed() -> None:
     import importlib.util
 
@@ -108,12 +102,12 @@ def resolve_settings(settings: DemoSettings) -> DemoSettings:
     if checkpoint is None or is_reference(checkpoint):  # both resnet50; a file's backbone is known once read
         check_image_size(size, size, "resnet50")
 
-    _check_output_file(Path(settings.grid), "-o/--output", ".png")
-    if settings.json is not None:
-        _check_output_file(Path(settings.json), "--json", ".json")
-    if settings.export_dir is not None:
-        from ...output_paths import check_output_folder
+    from ...output_paths import check_output_file, check_output_folder
 
-        check_output_folder(Path(settings.export_dir), "--export-dir")
+    check_output_file(settings.grid, "-o/--output", {".png"})
+    if settings.json is not None:
+        check_output_file(settings.json, "--json", {".json"})
+    if settings.export_dir is not None:
+        check_output_folder(settings.export_dir, "--export-dir")
     _check_runtime_installed()
     return dataclasses.replace(settings, img_size=size)

@@ -150,23 +150,10 @@ def split_set(model: Union[str, os.PathLike]) -> tuple[ModelFiles, dict[str, Gra
 
 
 def check_output(output: Union[str, os.PathLike]) -> Path:
-    """REPO must not exist and its parent must be a folder this process can write in
-    (probed with a file: root ignores permission bits, ``chattr +i`` refuses only writes)."""
-    target = Path(output)
-    if target.exists() or target.is_symlink():
-        raise UserError(f"{target} already exists; give a new folder for the model repository")
-    parent = target.parent
-    if not parent.exists():
-        raise UserError(f"output folder does not exist: {parent}")
-    if not parent.is_dir():
-        raise UserError(f"-o {target}: {parent} is not a folder")
-    try:
-        fd, probe = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".probe", dir=parent)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as err:
-        raise UserError(f"-o {target}: cannot write in {parent}: {err.strerror or err}") from None
-    return target
+    """REPO must be new, in a folder this process can write in (the toolkit's output rule)."""
+    from ...output_paths import check_output_folder
+
+    return check_output_folder(output, "-o", must_not_exist=True)
 
 
 def client_example_text(img_size: int) -> str:
