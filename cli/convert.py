@@ -79,10 +79,16 @@ def precision_options(args, img_size: int):
 
         check_output_file(args.sensitivity_json, "--sensitivity-json", suffixes={".json"})
     precisions = {args.precision, args.support_precision or args.precision}
-    if precisions != {"fp32"}:
-        _require("onnxruntime", "pip install 'hsnet-deploy[cpu,precision]' (or [gpu,precision])")
+    if precisions != {"fp32"}:  # the converted graphs are checked (and INT8 calibrated) in onnxruntime
+        from ..runtime.onnxruntime.loader import require_onnxruntime
+
+        require_onnxruntime("FP16 / INT8 conversion")
     if "fp16" in precisions:
-        _require("onnxconverter_common", "pip install 'hsnet-deploy[precision]'")
+        import importlib.util
+
+        if importlib.util.find_spec("onnxconverter_common") is None:
+            raise UserError("FP16 conversion needs onnxconverter-common, which is not installed: "
+                            "pip install 'hsnet-deploy[precision]'")
     source = CalibrationSource(
         args.calib_benchmark, args.calib_datapath, args.calib_splits, args.calib_fold, args.calib_episodes,
         synthetic_size=args.calib_synthetic_size or img_size,
@@ -98,16 +104,6 @@ def precision_options(args, img_size: int):
                           report_path=args.sensitivity_json)
     return PrecisionOptions(args.precision, args.support_precision, source, args.calib_method, keep,
                             progress=not getattr(args, "quiet", False), choose_float_groups=chooser)
-
-
-def _require(module: str, install: str) -> None:
-    """UserError before any work when a library the conversion needs is missing."""
-    import importlib.util
-
-    from ..errors import UserError
-
-    if importlib.util.find_spec(module) is None:
-        raise UserError(f"FP16 / INT8 conversion needs {module}, which is not installed: {install}")
 
 
 def add_arguments(parser) -> None:

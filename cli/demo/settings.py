@@ -58,14 +58,6 @@ def _check_positive(value, what: str, minimum: int = 1) -> None:
         raise UserError(f"{what} must be an integer of at least {minimum}, got {value!r}")
 
 
-def _check_runtime_installed() -> None:
-    import importlib.util
-
-    if importlib.util.find_spec("onnxruntime") is None:
-        raise UserError("the demo runs the exported graphs in onnxruntime, which is not installed: "
-                        "pip install 'hsnet-deploy[cpu]' (NVIDIA GPUs: [gpu]; Jetson: see docs/jetson.md)")
-
-
 def default_img_size(settings: DemoSettings) -> int:
     """The reference model's training size, read from its record; else the fallback."""
     if settings.uses_reference:
@@ -109,5 +101,7 @@ def resolve_settings(settings: DemoSettings) -> DemoSettings:
         check_output_file(settings.json, "--json", {".json"})
     if settings.export_dir is not None:
         check_output_folder(settings.export_dir, "--export-dir")
-    _check_runtime_installed()
+    from ...runtime.onnxruntime.loader import require_onnxruntime
+
+    require_onnxruntime("the demo (it runs the exported graphs)")
     return dataclasses.replace(settings, img_size=size)

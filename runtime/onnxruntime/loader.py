@@ -20,15 +20,27 @@ from ..loaders import (
 )
 
 
+INSTALL = "pip install 'hsnet-deploy[cpu]' (NVIDIA GPUs: [gpu]; Jetson: NVIDIA's onnxruntime-gpu wheel, see docs/jetson.md)"
+
+
+def _missing(purpose: str) -> UserError:
+    return UserError(f"{purpose} needs onnxruntime, which is not installed: {INSTALL}")
+
+
+def require_onnxruntime(purpose: str) -> None:
+    """UserError naming the extra to install when onnxruntime is absent (checked without importing it)."""
+    import importlib.util
+
+    if importlib.util.find_spec("onnxruntime") is None:
+        raise _missing(purpose)
+
+
 def import_onnxruntime():
     """onnxruntime, or a UserError saying how to install it."""
     try:
         import onnxruntime
     except ImportError:
-        raise UserError(
-            "running .onnx models needs onnxruntime: pip install onnxruntime "
-            "(or onnxruntime-gpu for CUDA)"
-        ) from None
+        raise _missing("running .onnx models") from None
     return onnxruntime
 
 
