@@ -36,6 +36,7 @@ COMMANDS: dict[str, str] = {
     "build": "build",
     "sidecar": "sidecar",
     "triton-repo": "triton_repo",
+    "serve": "serve",
     "check": "check",
     "bench": "bench",
     "eval": "eval",

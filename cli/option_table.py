@@ -94,6 +94,7 @@ OPTION_TABLE: dict[str, tuple[Applies, ...]] = {
         Applies(("--backbone", "--img-size", "--mode", "--stage-iters", "--device", "--threads"), lambda a: not _engines(a),
                 "to .pt / .onnx models, not to TensorRT engines"),
     ),
+    "serve": _onnx_backend(lambda a: [a.model]),
     "demo": (
         Applies(DEMO_ONLY, lambda a: a.write_images is None, "to the demo itself, not with --write-images"),
     ),

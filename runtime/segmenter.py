@@ -205,6 +205,38 @@ class Segmenter:
         return self._support is not None
 
     # ---- support set -----------------------------------------------------------------
+    def check_support(
+        self,
+        supports: Sequence[ImageLike],
+        masks: Sequence[MaskLike],
+        allow_empty_masks: bool = False,
+        names: Optional[Sequence[tuple[str, str]]] = None,
+    ) -> tuple[list[np.ndarray], list[np.ndarray], list[str]]:
+        """A support set's rules without encoding it: the count (and the graph's K), each
+        image and mask decoded and checked. -> (images (h, w, 3) uint8, masks (h, w) uint8
+        {0, 1}, mask names)."""
+        supports = _as_list(supports, "supports")
+        masks = _as_list(masks, "masks")
+        if not supports:
+            raise UserError("no support image given: an episode needs at least one support image and its mask")
+        if len(supports) != len(masks):
+            raise UserError(f"{len(supports)} support image(s) but {len(masks)} mask(s): give one mask per support image")
+        if self.shots is not None and len(supports) != self.shots:
+            raise UserError(
+                f"the model was exported for {self.shots}-shot episodes but {len(supports)} "
+                f"support image(s) were given"
+            )
+        images, binary, mask_names = [], [], []
+        for i, (support, mask) in enumerate(zip(supports, masks), start=1):
+            image_name, mask_name = names[i - 1] if names else (describe(support, f"support image {i}"), describe(mask, f"support mask {i}"))
+            image = as_image(support, image_name)
+            mask_array = as_mask(mask, mask_name)
+            check_support_pair(image, mask_array, image_name, mask_name, allow_empty_masks)
+            images.append(image)
+            binary.append(mask_array)
+            mask_names.append(mask_name)
+        return images, binary, mask_names
+
     def prepare_support(
         self,
         supports: Sequence[ImageLike],
@@ -219,27 +251,8 @@ class Segmenter:
         keeps such a shot: its features are all zero). ``names``: (image, mask) names
         per shot for error messages, when the inputs are arrays decoded from files.
         """
-        supports = _as_list(supports, "supports")
-        masks = _as_list(masks, "masks")
-        if not supports:
-            raise UserError("no support image given: an episode needs at least one support image and its mask")
-        if len(supports) != len(masks):
-            raise UserError(f"{len(supports)} support image(s) but {len(masks)} mask(s): give one mask per support image")
-        if self.shots is not None and len(supports) != self.shots:
-            raise UserError(
-                f"the model was exported for {self.shots}-shot episodes but {len(supports)} "
-                f"support image(s) were given"
-            )
+        images, binary, mask_names = self.check_support(supports, masks, allow_empty_masks, names)
         size = self.img_size
-        images, binary, mask_names = [], [], []
-        for i, (support, mask) in enumerate(zip(supports, masks), start=1):
-            image_name, mask_name = names[i - 1] if names else (describe(support, f"support image {i}"), describe(mask, f"support mask {i}"))
-            image = as_image(support, image_name)
-            mask_array = as_mask(mask, mask_name)
-            check_support_pair(image, mask_array, image_name, mask_name, allow_empty_masks)
-            images.append(image)
-            binary.append(mask_array)
-            mask_names.append(mask_name)
         support_set = SupportSet(*preprocess_support(images, binary, size))  # (1,K,3,S,S), (1,K,S,S)
         if not allow_empty_masks:
             for resized, mask_name in zip(support_set.masks[0], mask_names):  # each resized once, above

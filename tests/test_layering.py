@@ -5,7 +5,7 @@
     2  hsnet/         the PyTorch model, its data, training and evaluation
     3  export/        PyTorch -> ONNX passes (precision included)
     4  calibration/   what needs episodes: calibration feeds, sensitivity
-    5  benchmarks/    latency
+    5  benchmarks/    latency; serving/  the runtime behind a Triton server
     6  cli/           the commands and apps (cli.py, __main__.py)
 
 Every import counts, at module level or inside a function (a lazy import is still a
@@ -23,7 +23,7 @@ from pathlib import Path
 from helpers import REPO
 
 ROOT = REPO
-LAYERS = {"runtime": 1, "hsnet": 2, "export": 3, "calibration": 4, "benchmarks": 5, "cli": 6}
+LAYERS = {"runtime": 1, "hsnet": 2, "export": 3, "calibration": 4, "benchmarks": 5, "serving": 5, "cli": 6}
 TOP_FILES = {"cli", "__main__"}  # root files that belong to the command layer
 NOT_PACKAGE = {"tests", "recipes", "build", "docs", ".venv", ".ci", "tools"}
 
