@@ -75,6 +75,9 @@ DEMO_ONLY = ("--checkpoint", "--random-weights", "--shots", "--queries", "--expo
 # ---- the table: command -> rows -------------------------------------------------------------
 OPTION_TABLE: dict[str, tuple[Applies, ...]] = {
     "run": (
+        Applies(("--device", "--threads", "--img-size", "--ort-tensorrt-cache", "--memory", "--cuda-graph", "--onnx-backend",
+                 "--openvino-device", "--openvino-precision", "--openvino-cache"), lambda a: a.server is None,
+                "to a local MODEL (with --server, the server's own options decide)"),
         Applies(("--ort-tensorrt-cache",), _backend_is("onnxruntime"), "to .onnx models"),
         Applies(("--ort-tensorrt-cache",), lambda a: a.onnx_backend == "onnxruntime", "with --onnx-backend onnxruntime"),
         Applies(("--memory", "--cuda-graph"), _backend_is("tensorrt"), "to .engine models"),

@@ -3,7 +3,10 @@
     hsnet-deploy run MODEL --query q.jpg --support s1.jpg --mask m1.png \
         [--support s2.jpg --mask m2.png ...] -o pred.png [--overlay overlay.png]
 
-MODEL is a ``.onnx`` (split graphs used when present beside it), ``.engine`` or ``.pt``.
+MODEL is a ``.onnx`` (split graphs used when present beside it), ``.engine`` or ``.pt``;
+or, instead of MODEL, ``--server URL`` segments through a running ``hsnet-deploy serve``
+(:class:`~hsnet_deploy.serving.client.Client`: the support set is registered once, each
+query is one request; the outputs are the same).
 ``--query`` may be a folder: then ``-o`` (and ``--overlay``) name output folders, the
 support set is encoded once and every image in the folder gets ``<name>.png``. It may be
 a video file, a camera or a network stream (:mod:`.video_source`): ``-o out.mp4`` writes
@@ -37,7 +40,11 @@ HELP = "segment query image(s) with a model (.onnx, .engine or .pt) and annotate
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", metavar="MODEL", help="model file: .onnx (episode or split graphs), .engine or .pt")
+    parser.add_argument("model", metavar="MODEL", nargs="?",
+                        help="model file: .onnx (episode or split graphs), .engine or .pt (or --server instead)")
+    parser.add_argument("--server", metavar="URL",
+                        help="segment through a running 'hsnet-deploy serve' instead of a local MODEL: http://HOST:PORT or "
+                        "grpc://HOST:PORT; several, comma-separated, are used in turn (pip install 'hsnet-deploy[triton]')")
     parser.add_argument(
         "--query", required=True, metavar="PATH",
         help="query image, folder of images, video file, camera (/dev/videoN or N), stream URL, or 'gst:PIPELINE'",
@@ -114,12 +121,20 @@ def run(args: argparse.Namespace) -> int:
     from ..runtime.stream_run import segment_stream
 
     # ---- 1. check the model path, outputs and support set before loading or writing ----
-    files = resolve_model_files(args.model)
-    options = runtime_options(args)
+    if (args.model is None) == (args.server is None):
+        raise UserError("give a MODEL file, or --server URL to segment through a running 'hsnet-deploy serve' (not both)")
+    if args.server is None:
+        files = resolve_model_files(args.model)
+        options = runtime_options(args)
+    else:
+        from ..serving.client import Client, parse_url
+
+        for url in args.server.split(","):
+            parse_url(url.strip())
     images, masks, names = load_support_set(args.support, args.mask)
     source = open_query_source(args.query)
     overlay: Optional[Path] = Path(args.overlay) if args.overlay else None
-    inputs = [Path(args.model), *map(Path, args.support), *map(Path, args.mask)]
+    inputs = [*([Path(args.model)] if args.model else []), *map(Path, args.support), *map(Path, args.mask)]
     plan = OutputPlan.checked(source, Path(args.output), overlay, inputs)
 
     if args.realtime and not source.is_stream:
@@ -128,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
     # ---- 2. load the model and encode the support set once ------------------------------
     report = None
     try:
-        with Segmenter.load(files, options=options) as segmenter:
+        with (Client(args.server) if args.server else Segmenter.load(files, options=options)) as segmenter:
             segmenter.set_support(images, masks, names=names)
 
             # ---- 3. one loop over the queries: segment, write --------------------------------

@@ -242,3 +242,32 @@ def test_a_port_in_use_is_one_line_before_anything_loads(model, tmp_path):
     assert done.returncode == 2
     assert done.stderr.strip() == (f"hsnet-deploy serve: error: cannot listen on 127.0.0.1:{ports[1]} (--grpc-port): "
                                    "Address already in use")
+
+
+def test_run_through_the_server_writes_what_run_writes_locally(server, model, tmp_path, capsys):
+    from PIL import Image
+
+    from hsnet_deploy.cli import main
+
+    Image.fromarray(IMAGE).save(tmp_path / "s.png")
+    Image.fromarray(MASK * 255).save(tmp_path / "m.png")
+    (tmp_path / "q").mkdir()
+    for i, query in enumerate(QUERIES[:3]):
+        Image.fromarray(query).save(tmp_path / "q" / f"{i}.png")
+    common = ["--query", str(tmp_path / "q"), "--support", str(tmp_path / "s.png"), "--mask", str(tmp_path / "m.png")]
+    assert main(["run", str(model), *common, "-o", str(tmp_path / "local")]) == 0
+    assert main(["run", "--server", server.grpc, *common, "-o", str(tmp_path / "served")]) == 0
+    for i in range(3):
+        local, served = (np.asarray(Image.open(tmp_path / d / f"{i}.png")) for d in ("local", "served"))
+        np.testing.assert_array_equal(local, served)
+    capsys.readouterr()
+    assert main(["run", "--server", server.http, "--threads", "2", *common, "-o", str(tmp_path / "x")]) == 2
+    assert main(["run", *common, "-o", str(tmp_path / "y")]) == 2
+    assert main(["run", "--server", "ftp://host:1", *common, "-o", str(tmp_path / "z")]) == 2
+    errors = capsys.readouterr().err.splitlines()
+    assert errors == [
+        "hsnet-deploy run: error: --threads applies only to a local MODEL (with --server, the server's own options decide)",
+        "hsnet-deploy run: error: give a MODEL file, or --server URL to segment through a running 'hsnet-deploy serve' (not both)",
+        "hsnet-deploy run: error: --server must be http://HOST:PORT or grpc://HOST:PORT, got 'ftp://host:1'",
+    ]
+    assert not any((tmp_path / d).exists() for d in "xyz")
