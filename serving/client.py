@@ -120,7 +120,7 @@ class Client:
             inputs = [self._input(p.QUERY, image[None]),
                       self._input(p.SUPPORT_ID, np.array([[self.support_id.encode()]], dtype=object))]
             try:
-                result = self._infer(p.SEGMENT_MODEL, inputs, outputs, replica)
+                result = self._infer(p.SEGMENT_MODEL, inputs, outputs, replica, {p.LOGITS: True} if logits else None)
                 return result.as_numpy(p.MASK)[0], (result.as_numpy(p.LOGITS)[0] if logits else None)
             except UserError as err:
                 if attempt == RETRIES:
@@ -141,11 +141,11 @@ class Client:
         tensor.set_data_from_numpy(array)
         return tensor
 
-    def _infer(self, model: str, inputs: list, outputs: list[str], replica: int):
+    def _infer(self, model: str, inputs: list, outputs: list[str], replica: int, parameters: Optional[dict] = None):
         requested = [self._tc.InferRequestedOutput(name) for name in outputs]
         client = self._clients[replica]
         try:
-            return client.infer(model, inputs, outputs=requested)
+            return client.infer(model, inputs, outputs=requested, parameters=parameters)
         except self._error_type as err:
             text = str(err)
             reason = p.refusal_of(text)

@@ -124,7 +124,7 @@ class Handlers:
                 message += (f" (request {r + 1} of the {len(requests)} in this dynamic batch; each other request was "
                             f"refused with it as {p.BATCH_MATE}: send those again)")
             raise Refused(p.refusal(message))
-        wanted = [set(getattr(req, "requested_output_names", None) or (p.MASK,)) for req in requests]
+        wanted = [p.wants_logits(req) for req in requests]
         masks: list[list] = [[] for _ in requests]
         logits: list[list] = [[] for _ in requests]
         for group in self._groups(items):
@@ -133,7 +133,7 @@ class Handlers:
             out = self.segmenter.network_logits(query_img, group[0][2])  # (G, K, 2, S, S): one graph call
             for (r, _, _, _), shot_logits, size in zip(group, out, sizes):
                 masks[r].append(postprocess(shot_logits, size))  # (h, w) uint8 {0, 1}
-                if p.LOGITS in wanted[r]:
+                if wanted[r]:
                     logits[r].append(resize_logits(shot_logits, size))  # (K, 2, h, w)
         responses = []
         for r in range(len(requests)):

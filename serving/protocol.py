@@ -8,7 +8,9 @@ names and types, the support id, and how a refusal is written.
     hsnet_segment   query             uint8 (B, h, w, 3)    batched by Triton
                     support_id        BYTES (B, 1)
                     -> mask           uint8 (B, h, w)       {0, 1} at the query's own size
-                    -> logits         float32 (B, K, 2, h, w), only when requested
+                    -> logits         float32 (B, K, 2, h, w), only when asked for: the request
+                                      parameter ``logits: true`` (a client that names no
+                                      outputs, perf_analyzer's way, gets the mask alone)
 
 Shots are separate tensors because each may have its own size; N is the server's bound on
 K (its ``--max-shots``). A support id is a content hash, the same on every replica that
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
@@ -38,6 +40,14 @@ ACCESS_HEADER = "triton-access-token"  # PyTriton's header for the admin endpoin
 REFUSED = "hsnet-serve refused: "
 UNKNOWN_SUPPORT = "unknown support_id"  # the client re-registers when it reads this
 BATCH_MATE = "another request in its dynamic batch"  # the client sends such a request again
+
+
+def wants_logits(request: Any) -> bool:
+    """A PyTriton request asks for logits: the ``logits`` parameter set (and the output not
+    left out of the outputs it names)."""
+    parameters = getattr(request, "parameters", None) or {}
+    named = getattr(request, "requested_output_names", None)
+    return str(parameters.get(LOGITS, "")).lower() in ("true", "1") and (not named or LOGITS in named)
 
 
 def image_input(shot: int) -> str:

@@ -55,16 +55,20 @@ def test_served_masks_and_logits_equal_the_segmenter_s(handlers, model):
     with Segmenter.load(model) as reference:
         reference.set_support([IMAGE, IMAGE2], [MASK, MASK2])
 
-        class Wants(dict):  # a PyTriton request that asks for both outputs
-            requested_output_names = [p.MASK, p.LOGITS]
-            data = property(lambda self: dict(self))
+        class Request(dict):  # as PyTriton hands one over
+            def __init__(self, data, parameters=None, named=None):
+                super().__init__(data)
+                self.data, self.parameters, self.requested_output_names = data, parameters, named
 
-        out = handlers.segment([Wants(_query(QUERIES[:2], support_id)), _query(QUERIES[2:], support_id)])
+        out = handlers.segment([Request(_query(QUERIES[:2], support_id), {"logits": True}, [p.MASK, p.LOGITS]),
+                                Request(_query(QUERIES[2:], support_id), None, [p.MASK, p.LOGITS])])
         assert out[0][p.MASK].shape == (2, 25, 33) and out[0][p.MASK].dtype == np.uint8
         for got, query in zip([*out[0][p.MASK], *out[1][p.MASK]], QUERIES):
             np.testing.assert_array_equal(got, reference.segment(query))
         np.testing.assert_allclose(out[0][p.LOGITS][1], reference.segment_logits(QUERIES[1]), atol=1e-6)
-        assert p.LOGITS not in out[1]  # not requested: not computed
+        assert p.LOGITS not in out[1]  # named among all outputs, but not asked for: not computed
+        asked_but_left_out = Request(_query(QUERIES[2:], support_id), {"logits": True}, [p.MASK])
+        assert p.LOGITS not in handlers.segment([asked_but_left_out])[0]
 
 
 def test_queries_sharing_a_support_set_are_one_graph_call(handlers):
