@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     from ..runtime.backends import RuntimeOptions
     from ..runtime.model_files import resolve_model_files
     from ..serving.limits import ServeLimits
-    from ..serving.server import Server, ServeConfig, import_pytriton
+    from ..serving.server import ServeConfig, Server, import_pytriton
 
     # ---- 1. every check before anything loads ----------------------------------------------
     files = resolve_model_files(args.model)

@@ -22,6 +22,7 @@ bounded in bytes.
 
 from __future__ import annotations
 
+import ctypes.util
 import logging
 import os
 import socket
@@ -174,6 +175,7 @@ class Server:
             config=TritonConfig(
                 http_address=c.host, http_port=c.http_port, grpc_address=c.host, grpc_port=c.grpc_port,
                 metrics_address=c.host, metrics_port=c.metrics_port, allow_metrics=True,
+                allow_gpu_metrics=ctypes.util.find_library("nvidia-ml") is not None,  # else NVML's init error on stdout
                 exit_timeout_secs=c.drain_timeout_s, log_file=Path(c.log_file or os.devnull),
             ),
             security_config=TritonSecurityConfig(access_token=c.access_token),  # PyTriton's admin-endpoint list

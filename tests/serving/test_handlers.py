@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from helpers.fake_graphs import make_episode_graph, make_split_export, make_split_graphs
 from hsnet_deploy.errors import UserError
 from hsnet_deploy.runtime.segmenter import Segmenter

@@ -12,7 +12,6 @@ import urllib.request
 
 import numpy as np
 import pytest
-
 from helpers.fake_graphs import make_split_export
 from helpers.serve_process import free_ports, start_serve, wait_ports_free
 
@@ -245,9 +244,8 @@ def test_a_port_in_use_is_one_line_before_anything_loads(model, tmp_path):
 
 
 def test_run_through_the_server_writes_what_run_writes_locally(server, model, tmp_path, capsys):
-    from PIL import Image
-
     from hsnet_deploy.cli import main
+    from PIL import Image
 
     Image.fromarray(IMAGE).save(tmp_path / "s.png")
     Image.fromarray(MASK * 255).save(tmp_path / "m.png")

@@ -6,7 +6,6 @@ import threading
 
 import numpy as np
 import pytest
-
 from hsnet_deploy.errors import UserError
 from hsnet_deploy.runtime.segmenter import SupportSet
 from hsnet_deploy.serving.support_cache import SupportCache, size_of
