@@ -140,13 +140,17 @@ class Server:
         import_pytriton()
         self.config.check_ports_free()
         key = model_key(self.files)
-        for _ in range(self.config.instances):
-            segmenter = Segmenter.load(self.files, options=self.options)
-            self.handlers.append(Handlers(segmenter, self.cache, self.config.limits, key))
-        python_library_path()
-        logging.getLogger("pytriton").setLevel(logging.ERROR)  # a refused request is not a server fault
-        self._triton = self._bind()
-        self._triton.run()
+        try:
+            for _ in range(self.config.instances):
+                segmenter = Segmenter.load(self.files, options=self.options)
+                self.handlers.append(Handlers(segmenter, self.cache, self.config.limits, key))
+            python_library_path()
+            logging.getLogger("pytriton").setLevel(logging.ERROR)  # a refused request is not a server fault
+            self._triton = self._bind()
+            self._triton.run()
+        except BaseException:
+            self.stop()  # sessions loaded so far, and a half-started Triton
+            raise
 
     def wait(self, stop: Callable[[], bool], poll_s: float = 0.2) -> None:
         """Serve until ``stop()`` is true or the server dies. (Polled: a signal handler that

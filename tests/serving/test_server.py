@@ -269,3 +269,16 @@ def test_run_through_the_server_writes_what_run_writes_locally(server, model, tm
         "hsnet-deploy run: error: --server must be http://HOST:PORT or grpc://HOST:PORT, got 'ftp://host:1'",
     ]
     assert not any((tmp_path / d).exists() for d in "xyz")
+
+
+def test_openvino_serves_the_same_masks(model, expected, tmp_path):
+    pytest.importorskip("openvino")
+    served = start_serve(model, tmp_path, ["--onnx-backend", "openvino", "--openvino-precision", "f32"])
+    try:
+        assert "Segmenter(openvino" in served.output()
+        with Client(served.http) as client:
+            client.set_support([IMAGE], [MASK])
+            for query, mask in zip(QUERIES, expected):
+                np.testing.assert_array_equal(client.segment(query), mask)
+    finally:
+        assert served.stop() == 0
