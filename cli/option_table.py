@@ -70,7 +70,8 @@ PRECISION = (
     Applies(("--calib-synthetic-size",), lambda a: a.calib_benchmark == "synthetic", "with --calib-benchmark synthetic"),
 )
 
-DEMO_ONLY = ("--checkpoint", "--random-weights", "--shots", "--queries", "--export-dir", "--threads", "-o", "--json")
+DEMO_ONLY = ("--checkpoint", "--random-weights", "--shots", "--queries", "--export-dir", "--threads", "-o", "--json",
+             "--onnx-backend", "--openvino-device", "--openvino-precision", "--openvino-cache")
 
 # ---- the table: command -> rows -------------------------------------------------------------
 OPTION_TABLE: dict[str, tuple[Applies, ...]] = {
@@ -100,5 +101,6 @@ OPTION_TABLE: dict[str, tuple[Applies, ...]] = {
     "serve": _onnx_backend(lambda a: [a.model]),
     "demo": (
         Applies(DEMO_ONLY, lambda a: a.write_images is None, "to the demo itself, not with --write-images"),
+        _onnx_backend(lambda a: ["demo.onnx"])[1],  # the demo's graphs are always .onnx: only the OpenVINO row
     ),
 }

@@ -13,6 +13,7 @@ import textwrap
 from pathlib import Path
 
 from ...hsnet.reference_model import WARNING
+from ..backend_options import add_onnx_backend_arguments, onnx_backend_options
 from .settings import (
     DEFAULT_GRID_ROWS,
     DEFAULT_QUERIES,
@@ -72,6 +73,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the episode grid (default demo_grid.png)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the results as JSON")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_onnx_backend_arguments(parser)
     parser.add_argument("--write-images", type=Path, metavar="DIR",
                         help="instead of the demo: write the held-out synthetic classes' images and masks as "
                              f"DIR/<class>/NNN.jpg + NNN.png ({IMAGES_PER_CLASS} a class), to try `run` and "
@@ -101,7 +103,7 @@ def settings_from_args(args: argparse.Namespace):
     return DemoSettings(
         checkpoint=args.checkpoint, random_weights=args.random_weights, img_size=args.img_size,
         shots=args.shots, queries=args.queries, export_dir=args.export_dir, seed=args.seed,
-        threads=args.threads, grid=args.output, json=args.json,
+        threads=args.threads, grid=args.output, json=args.json, onnx_backend=onnx_backend_options(args),
     )
 
 

@@ -49,16 +49,19 @@ def _batched_logits(segmenter, stream: DemoStream, bar) -> np.ndarray:
     return np.concatenate(chunks)
 
 
-def run_onnx_stream(onnx_path: Path, stream: DemoStream, threads: Optional[int], bar=None) -> OnnxPass:
-    """The deployment: split graphs in onnxruntime on the CPU, one cached support set."""
+def run_onnx_stream(onnx_path: Path, stream: DemoStream, threads: Optional[int], bar=None,
+                    backend_options: Optional[dict] = None) -> OnnxPass:
+    """The deployment: split graphs on the CPU (onnxruntime, or ``backend_options``' runtime:
+    RuntimeOptions keywords), one cached support set."""
     from ...runtime import RuntimeOptions, Segmenter
 
-    options = RuntimeOptions(device="cpu", threads=threads, graphs="split")
+    options = RuntimeOptions(device="cpu", threads=threads, graphs="split", **(backend_options or {}))
+    name = options.onnx_backend
     start = time.perf_counter()
     with Segmenter.load(onnx_path, options=options) as segmenter:
         open_seconds = time.perf_counter() - start
         if bar is not None:
-            bar.set_postfix_str("onnxruntime: segment, one query at a time")
+            bar.set_postfix_str(f"{name}: segment, one query at a time")
         start = time.perf_counter()
         segmenter.set_support(stream.support_images, stream.support_masks)
         support_seconds = time.perf_counter() - start
@@ -70,9 +73,10 @@ def run_onnx_stream(onnx_path: Path, stream: DemoStream, threads: Optional[int],
             if bar is not None:
                 bar.update()
         if bar is not None:
-            bar.set_postfix_str("onnxruntime: logits for the comparison")
+            bar.set_postfix_str(f"{name}: logits for the comparison")
         logits = _batched_logits(segmenter, stream, bar)
-        providers = list(getattr(segmenter.runners["query"], "providers", []))
+        providers = list(getattr(segmenter.runners["query"], "providers", None) or
+                         ([f"{options.openvino_device}, {options.openvino_precision} inference"] if name == "openvino" else []))
     return OnnxPass(masks, logits, seconds, support_seconds, open_seconds, providers)
 
 

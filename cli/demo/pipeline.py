@@ -99,7 +99,7 @@ def _run(settings: DemoSettings, started: float, progress: bool) -> DemoResult:
         export_seconds = time.perf_counter() - start
         graph_mib = {kind: path.stat().st_size / 2**20 for kind, path in paths.items()}
         with tqdm(total=PASSES * settings.queries, desc="stream", unit="query", disable=not progress) as bar:
-            deployed = run_onnx_stream(paths[QUERY], stream, settings.threads, bar)
+            deployed = run_onnx_stream(paths[QUERY], stream, settings.threads, bar, settings.onnx_backend)
             reference_logits = run_torch_stream(loaded.model, stream, size, settings.threads, bar)
 
     scores = {
@@ -107,7 +107,8 @@ def _run(settings: DemoSettings, started: float, progress: bool) -> DemoResult:
         **stream_accuracy(stream, deployed.masks),
         **agreement(deployed.masks, deployed.logits, torch_masks(stream, reference_logits), reference_logits),
     }
-    label = ("RANDOM weights" if loaded.is_random else f"{loaded.weights} model") + ", onnxruntime"
+    backend = settings.onnx_backend.get("onnx_backend", "onnxruntime")
+    label = ("RANDOM weights" if loaded.is_random else f"{loaded.weights} model") + f", {backend}"
     write_demo_grid(settings.grid, stream, deployed.masks, settings.grid_rows, label)
     result = DemoResult(
         weights=loaded.weights, checkpoint=loaded.checkpoint, checkpoint_sha256=loaded.checkpoint_sha256,
@@ -116,7 +117,7 @@ def _run(settings: DemoSettings, started: float, progress: bool) -> DemoResult:
         export_seconds=export_seconds, export_dir=str(settings.export_dir) if settings.export_dir else None,
         graph_mib=graph_mib, providers=deployed.providers, open_seconds=deployed.open_seconds,
         support_ms=deployed.support_seconds * 1000.0, grid=str(settings.grid), grid_rows=settings.grid_rows,
-        json=str(settings.json) if settings.json else None,
+        json=str(settings.json) if settings.json else None, backend=backend,
         total_seconds=time.perf_counter() - started, load_average=_load_average(), cpus=os.cpu_count(),
         **scores,
     )

@@ -57,6 +57,7 @@ class DemoResult:
     load_average: Optional[float]  # 1-minute, at the end of the run
     cpus: Optional[int]
     json: Optional[str] = None
+    backend: str = "onnxruntime"  # the runtime behind the exported graphs: onnxruntime | openvino
     version: str = field(default_factory=lambda: _version())
 
     @property
@@ -105,7 +106,7 @@ def report_lines(r: DemoResult) -> List[str]:
         f"export: split graphs at {r.img_size}x{r.img_size}, {r.shots}-shot, dynamic batch, "
         f"in {r.export_seconds:.1f} s ({where})",
         f"  {sizes}",
-        f"runtime: onnxruntime ({providers}), torch-free, threads {threads}; sessions opened in "
+        f"runtime: {r.backend} ({providers}), torch-free, threads {threads}; sessions opened in "
         f"{r.open_seconds:.1f} s, support set encoded once in {r.support_ms:.0f} ms",
         f"stream: {r.queries} queries of held-out synthetic class {r.class_name} (seed {r.seed}), "
         f"one cached {r.shots}-shot support set",

@@ -45,6 +45,7 @@ class DemoSettings:
     grid: Path = Path("demo_grid.png")
     json: Optional[Path] = None
     grid_rows: int = DEFAULT_GRID_ROWS
+    onnx_backend: dict = dataclasses.field(default_factory=dict)  # RuntimeOptions keywords: onnx_backend, openvino_*
 
     @property
     def uses_reference(self) -> bool:
@@ -101,7 +102,13 @@ def resolve_settings(settings: DemoSettings) -> DemoSettings:
         check_output_file(settings.json, "--json", {".json"})
     if settings.export_dir is not None:
         check_output_folder(settings.export_dir, "--export-dir")
-    from ...runtime.onnxruntime.loader import require_onnxruntime
+    if settings.onnx_backend.get("onnx_backend", "onnxruntime") == "openvino":
+        from ...runtime.openvino.loader import check_options, import_openvino
 
-    require_onnxruntime("the demo (it runs the exported graphs)")
+        import_openvino()
+        check_options(settings.onnx_backend.get("openvino_device", "CPU"), settings.onnx_backend.get("openvino_precision", "f32"))
+    else:
+        from ...runtime.onnxruntime.loader import require_onnxruntime
+
+        require_onnxruntime("the demo (it runs the exported graphs)")
     return dataclasses.replace(settings, img_size=size)

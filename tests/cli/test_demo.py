@@ -78,6 +78,19 @@ def test_export_dir_keeps_the_deployed_graphs(random_run):
     assert f"kept in {folder / 'export'}" in out
 
 
+@pytest.mark.slow
+def test_the_demo_on_openvino_agrees_with_torch(tmp_path):
+    pytest.importorskip("openvino")
+    code, out, err = _run_cli(["demo", "--random-weights", *SMALL, "--onnx-backend", "openvino", "-o",
+                               str(tmp_path / "grid.png"), "--json", str(tmp_path / "demo.json"), "--quiet"])
+    assert code == 0, err
+    record = json.loads((tmp_path / "demo.json").read_text())
+    assert record["backend"] == "openvino" and "runtime: openvino (CPU, f32 inference), torch-free" in out
+    assert record["mask_agreement_percent"] >= 99.9  # f32 inference: the parity promise
+    code, _, err = _run_cli(["demo", "--openvino-precision", "bf16", "-o", str(tmp_path / "x.png")])
+    assert code == 2 and err.strip() == "hsnet-deploy demo: error: --openvino-precision applies only with --onnx-backend openvino"
+
+
 def test_random_weights_say_random(random_run):
     _, out, err = random_run
     accuracy_lines = [line for line in out.splitlines() if "mIoU" in line]
