@@ -174,8 +174,12 @@ class Server:
         from pytriton.model_config import DynamicBatcher, ModelConfig, Tensor
         from pytriton.triton import Triton, TritonConfig, TritonSecurityConfig
 
+        from .workspace import clean_stale, workspace
+
         c = self.config
+        clean_stale()  # what SIGKILLed servers left: their workspaces and orphaned stubs
         triton = Triton(
+            workspace=workspace(),
             config=TritonConfig(
                 http_address=c.host, http_port=c.http_port, grpc_address=c.host, grpc_port=c.grpc_port,
                 metrics_address=c.host, metrics_port=c.metrics_port, allow_metrics=True,

@@ -22,6 +22,7 @@ from hsnet_deploy.errors import UserError  # noqa: E402
 from hsnet_deploy.runtime.segmenter import Segmenter  # noqa: E402
 from hsnet_deploy.serving import protocol as p  # noqa: E402
 from hsnet_deploy.serving.client import Client  # noqa: E402
+from hsnet_deploy.serving.workspace import ROOT, processes_under  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -172,12 +173,15 @@ def test_a_restarted_server_gets_the_support_set_again(model, expected, tmp_path
         with Client(first.http) as client:
             client.set_support([IMAGE], [MASK])
             np.testing.assert_array_equal(client.segment(QUERIES[1]), expected[1])
+            left = ROOT / f"pid-{first.process.pid}"
+            assert left.is_dir()
             first.stop(signal.SIGKILL)
             wait_ports_free(first.ports)
             second = start_serve(model, tmp_path, ports=first.ports)
             try:
                 np.testing.assert_array_equal(client.segment(QUERIES[2]), expected[2])
                 assert client.registrations == 2
+                assert not left.exists() and processes_under(left) == []  # cleaned by the second start
             finally:
                 assert second.stop() == 0
     finally:

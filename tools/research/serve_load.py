@@ -303,6 +303,18 @@ def faults(args) -> dict:
 
     # 4. the support cache under pressure: room for one set, two clients alternating sets
     server = Serve(args.models[0], ["--support-cache-mb", str(args.one_set_mb)], threads=args.threads)
+    try:
+        result["cache pressure"] = _cache_pressure(server, stream, expected, args)
+    finally:
+        server.stop()
+    result["cache pressure"]["stop line"] = server.output().strip().splitlines()[-1]
+    print(json.dumps(result, indent=1))
+    return result
+
+
+def _cache_pressure(server, stream, expected, args) -> dict:
+    from hsnet_deploy.serving.client import Client
+
     other = [q.query_image for q in stream.queries[1:3]], [np.asarray(q.query_mask) for q in stream.queries[1:3]]
     pressure = {"wrong": 0, "answers": 0}
     with Client(server.http) as a, Client(server.http) as b:
@@ -315,11 +327,7 @@ def faults(args) -> dict:
                 pressure["answers"] += 1
                 pressure["wrong"] += int(not np.array_equal(mask, wanted[i % len(wanted)]))
         pressure["registrations"] = a.registrations + b.registrations
-    server.stop()
-    pressure["stop line"] = server.output().strip().splitlines()[-1]
-    result["cache pressure"] = pressure
-    print(json.dumps(result, indent=1))
-    return result
+    return pressure
 
 
 def expected_masks_for(model, images, masks, stream, threads):
