@@ -81,18 +81,19 @@ def _torch_cases(s: BenchSettings, models: BenchModels, k: int) -> list[Case]:
 def _onnx_cases(s: BenchSettings, models: BenchModels, k: int, skipped: list) -> list[Case]:
     want_episode, want_cached = wants_episode(s.mode), wants_cached(s.mode)
     cases = []
-    multiple = len(models.onnx_models) > 1
+    multiple = len({arg.text for arg, _ in models.onnx_models}) > 1
     for arg, segs in models.onnx_models:
         tag = f" [{arg.short_name}]" if multiple else ""
+        backend = next(iter(segs.values())).backend if segs else "onnxruntime"
         if want_episode and EPISODE_SEGMENTER not in segs:
-            skipped.append({"config": f"onnxruntime episode graph [{arg.short_name}]", "shots": k, "reason": "only split graphs given"})
+            skipped.append({"config": f"{backend} episode graph [{arg.short_name}]", "shots": k, "reason": "only split graphs given"})
         if want_cached and SPLIT_SEGMENTER not in segs:
-            skipped.append({"config": f"onnxruntime cached-support [{arg.short_name}]", "shots": k, "reason": "no NAME.support.onnx / NAME.query.onnx beside it (hsnet-deploy export --split)"})
+            skipped.append({"config": f"{backend} cached-support [{arg.short_name}]", "shots": k, "reason": "no NAME.support.onnx / NAME.query.onnx beside it (hsnet-deploy export --split)"})
         for kind, seg in segs.items():
             if (kind == EPISODE_SEGMENTER and not want_episode) or (kind == SPLIT_SEGMENTER and not want_cached):
                 continue
-            key = "onnxruntime-episode" if kind == EPISODE_SEGMENTER else "onnxruntime-cached"
-            label = ("onnxruntime episode graph" if kind == EPISODE_SEGMENTER else "onnxruntime cached-support") + tag
+            key = f"{backend}-episode" if kind == EPISODE_SEGMENTER else f"{backend}-cached"
+            label = f"{backend} " + ("episode graph" if kind == EPISODE_SEGMENTER else "cached-support") + tag
             if seg.precision != "fp32":
                 label += f" {seg.precision}"
             if seg.shots is not None and seg.shots != k:

@@ -97,10 +97,12 @@ def export_for_benchmark(model, folder: Path, img_size: int, shots: tuple, mode:
     )
 
 
-def open_onnx(arg: ModelArgument, device: str, threads: Optional[int], stack: contextlib.ExitStack) -> dict:
+def open_onnx(arg: ModelArgument, device: str, threads: Optional[int], stack: contextlib.ExitStack,
+              backend: str = "onnxruntime") -> dict:
     """{"episode": Segmenter over the episode graph, "split": Segmenter over the split pair},
-    as far as ``arg`` has them; each closed by ``stack``."""
-    options = RuntimeOptions(device=device, threads=threads)
+    as far as ``arg`` has them, on ``backend`` (OpenVINO: the CPU, f32 inference); each
+    closed by ``stack``."""
+    options = RuntimeOptions(device="cpu" if backend == "openvino" else device, threads=threads, onnx_backend=backend)
     opened = {}
     if arg.episode_graph is not None:
         opened[EPISODE_SEGMENTER] = Segmenter.load(arg.episode_graph, options=options.with_(graphs="episode"))
@@ -139,8 +141,8 @@ def _common_geometry(s: BenchSettings, onnx_models: list) -> tuple[Optional[str]
 
 def load_models(s: BenchSettings, stack: contextlib.ExitStack) -> BenchModels:
     """Every model of the run, on its device; resources released by ``stack``."""
-    from ..hsnet.model_source import load_model
     from ..hsnet.backbone_features import backbone_spec
+    from ..hsnet.model_source import load_model
     from ..runtime.image_size import check_image_size
 
     device = bench_device(s.device)
@@ -152,7 +154,8 @@ def load_models(s: BenchSettings, stack: contextlib.ExitStack) -> BenchModels:
         raise UserError(f"cannot benchmark {onnx_args[0].text}: {ort_skip}")
 
     # ONNX graphs fix backbone and size: read them first.
-    onnx_models = [(arg, open_onnx(arg, ort_device, s.threads, stack)) for arg in onnx_args]
+    onnx_models = [(arg, open_onnx(arg, ort_device, s.threads, stack, backend))
+                   for arg in onnx_args for backend in s.onnx_backends]
     backbone, img_size = _common_geometry(s, onnx_models)
     if s.backbone:
         backbone_spec(s.backbone)  # UserError for an unknown name, before anything is built
@@ -191,7 +194,8 @@ def load_models(s: BenchSettings, stack: contextlib.ExitStack) -> BenchModels:
             except ImportError as err:
                 models.notes.append(f"onnxruntime configurations skipped: the ONNX exporter is not available ({err})")
             else:
-                models.onnx_models.append((exported, open_onnx(exported, ort_device, s.threads, stack)))
+                models.onnx_models += [(exported, open_onnx(exported, ort_device, s.threads, stack, backend))
+                                       for backend in s.onnx_backends]
                 models.notes.append(f"ONNX graphs exported from the random-weight model to a temporary folder ({img_size}x{img_size})")
         models.torch_models.append((ModelArgument("torch", "torch"), model.to(device)))
 

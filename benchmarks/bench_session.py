@@ -49,7 +49,8 @@ def run_benchmark(settings: BenchSettings) -> dict:
         progress = stack.enter_context(tqdm(total=total, desc="bench", unit="ep", disable=not s.progress, file=sys.stderr, leave=False))
         episodes = {k: make_episodes(k, s.seed) for k in s.shots}
         progress.set_postfix_str("GEMM peak")  # once, before the cases: right after a long run it read low
-        peaks = measure_peaks(str(models.device), s.threads, with_onnxruntime=bool(models.onnx_models))
+        peaks = measure_peaks(str(models.device), s.threads, with_onnxruntime=bool(models.onnx_models),
+                              with_openvino="openvino" in s.onnx_backends and bool(models.onnx_models))
         measure_cases(s, cases, episodes, models.device, progress)
         costs = count_path_costs(models.backbone, models.img_size, s.shots)
         return build_report(s, models, cases, costs, skipped, models.notes, peaks)

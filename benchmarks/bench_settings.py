@@ -36,6 +36,7 @@ class BenchSettings:
     seed: int = 0
     threads: Optional[int] = None  # CPU threads for PyTorch and onnxruntime; None: their defaults
     progress: bool = True
+    onnx_backends: tuple = ("onnxruntime",)  # runtimes for the .onnx configurations, side by side
 
     def check(self) -> None:
         if self.mode not in MODES:
@@ -53,3 +54,9 @@ class BenchSettings:
             raise UserError(f"--threads must be at least 1, got {self.threads}")
         if self.img_size is not None and self.img_size < 1:
             raise UserError(f"--img-size must be positive, got {self.img_size}")
+        from ..runtime.backends import ONNX_BACKENDS
+
+        unknown = [b for b in self.onnx_backends if b not in ONNX_BACKENDS]
+        if unknown or not self.onnx_backends or len(set(self.onnx_backends)) != len(self.onnx_backends):
+            raise UserError(f"--onnx-backends must name each of {', '.join(ONNX_BACKENDS)} at most once, "
+                            f"got {','.join(self.onnx_backends)}")

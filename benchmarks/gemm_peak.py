@@ -10,6 +10,9 @@ onnxruntime    a square n x n x n MatMul, and a 3x3 Conv 256 -> 256 on 32x32 wit
                weights (onnxruntime's blocked NCHWc kernels: here 143-146 GFLOP/s where its
                MatMul reached 121-136, so the MatMul alone would put convs above "100 %");
                INT8: MatMulInteger and ConvInteger (uint8 x int8 -> int32), the same shapes
+OpenVINO       the same float shapes under f32 and bf16 inference (AVX-512 BF16 / AMX where
+               the CPU has them), and INT8 as this toolkit's files write it: symmetric Q/DQ
+               around the float product, which OpenVINO runs as an integer kernel (VNNI)
 PyTorch        FP32, and FP16 on CUDA: torch.mm and the same 3x3 conv2d (BF16 on a CPU only
                on request: without AVX512-BF16 / AMX, PyTorch's BF16 GEMM ran at ~1 GFLOP/s
                here, 8 s per probe)
@@ -42,18 +45,24 @@ def _best(run, repeats: int) -> float:
     return best
 
 
-def _onnxruntime_probe(node, inputs: dict, initializers: dict, out_type: int, threads: Optional[int], repeats: int) -> float:
-    """Best seconds of a one-node graph."""
-    import onnxruntime as ort
+def _probe_model(nodes, inputs: dict, initializers: dict, out_type: int):
+    """A small ONNX graph of ``nodes`` (output "y") over ``inputs`` and constant ``initializers``."""
     from onnx import helper, numpy_helper
 
     graph = helper.make_graph(
-        [node], "gemm_peak",
+        list(nodes), "gemm_peak",
         [helper.make_tensor_value_info(name, helper.np_dtype_to_tensor_dtype(a.dtype), list(a.shape)) for name, a in inputs.items()],
         [helper.make_tensor_value_info("y", out_type, None)],
         initializer=[numpy_helper.from_array(a, name) for name, a in initializers.items()],
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def _onnxruntime_probe(node, inputs: dict, initializers: dict, out_type: int, threads: Optional[int], repeats: int) -> float:
+    """Best seconds of a one-node graph."""
+    import onnxruntime as ort
+
+    model = _probe_model([node], inputs, initializers, out_type)
     options = ort.SessionOptions()
     if threads:
         options.intra_op_num_threads = threads
@@ -101,6 +110,57 @@ def onnxruntime_gemm_peak(precision: str = "fp32", threads: Optional[int] = None
     return best
 
 
+def openvino_gemm_peak(precision: str = "fp32", threads: Optional[int] = None, size: int = DEFAULT_SIZE,
+                       repeats: int = DEFAULT_REPEATS) -> dict:
+    """The onnxruntime probes' shapes on OpenVINO's CPU plugin: fp32 and bf16 (the same float
+    graph under INFERENCE_PRECISION_HINT f32 / bf16), int8 (the float graph with symmetric
+    Q/DQ on the activation and the weight, as this toolkit's INT8 files have it, which
+    OpenVINO runs as an integer product)."""
+    from onnx import TensorProto, helper
+
+    from ..runtime.openvino.loader import import_openvino, shared_core
+
+    if precision not in ("fp32", "bf16", "int8"):
+        raise ValueError(f"OpenVINO GEMM peak: unknown precision {precision!r} (fp32, bf16, int8)")
+    import_openvino()
+    rng = np.random.default_rng(0)
+    conv_ch, conv_hw = max(8, size // 6), max(4, size // 48)
+    scale, zero = np.array(0.05, np.float32), np.array(0, np.int8)
+
+    def product(op: str, weight: np.ndarray, **attrs):
+        if precision != "int8":
+            return [helper.make_node(op, ["x", "w"], ["y"], **attrs)], {"w": weight}
+        q = np.clip(np.round(weight / scale), -127, 127).astype(np.int8)
+        nodes = [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["xq"]),
+                 helper.make_node("DequantizeLinear", ["xq", "s", "z"], ["xd"]),
+                 helper.make_node("DequantizeLinear", ["wq", "s", "z"], ["wd"]),
+                 helper.make_node(op, ["xd", "wd"], ["y"], **attrs)]
+        return nodes, {"wq": q, "s": scale, "z": zero}
+
+    probes = {
+        f"MatMul {size}x{size}x{size}": (product("MatMul", rng.standard_normal((size, size), dtype=np.float32)),
+                                          rng.standard_normal((size, size), dtype=np.float32), 2 * size**3),
+        f"Conv 3x3 {conv_ch}->{conv_ch} on {conv_hw}x{conv_hw}": (
+            product("Conv", rng.standard_normal((conv_ch, conv_ch, 3, 3), dtype=np.float32), pads=[1, 1, 1, 1]),
+            rng.standard_normal((1, conv_ch, conv_hw, conv_hw), dtype=np.float32), 2 * conv_ch * conv_ch * 9 * conv_hw * conv_hw),
+    }
+    core = shared_core()
+    properties = {"INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32"}
+    if threads:
+        properties["INFERENCE_NUM_THREADS"] = threads
+    best = None
+    for name, ((nodes, inits), x, ops) in probes.items():
+        model = _probe_model(nodes, {"x": x}, inits, TensorProto.FLOAT)
+        compiled = core.compile_model(core.read_model(model.SerializeToString()), "CPU", properties)
+        request = compiled.create_infer_request()
+        seconds = _best(lambda: request.infer({"x": x}), repeats)
+        result = {"backend": "openvino", "precision": precision, "size": size, "probe": name, "seconds": seconds,
+                  "gflops": ops / seconds / 1e9}
+        if best is None or result["gflops"] > best["gflops"]:
+            best = result
+    return best
+
+
 def torch_gemm_peak(precision: str = "fp32", device: str = "cpu", size: int = DEFAULT_SIZE, repeats: int = DEFAULT_REPEATS) -> dict:
     """{backend, precision, size, probe, seconds, gflops}: the better of a square torch.mm and a
     3x3 conv2d of the onnxruntime probe's shape (threads: torch's setting)."""
@@ -137,17 +197,22 @@ def torch_gemm_peak(precision: str = "fp32", device: str = "cpu", size: int = DE
     return best
 
 
-def measure_peaks(torch_device: str = "cpu", threads: Optional[int] = None, with_onnxruntime: bool = True, size: int = DEFAULT_SIZE) -> dict:
+def measure_peaks(torch_device: str = "cpu", threads: Optional[int] = None, with_onnxruntime: bool = True, size: int = DEFAULT_SIZE,
+                  with_openvino: bool = False) -> dict:
     """{"backend precision": result} for what this run's backends can use."""
     peaks = {}
     probes = [("torch", "fp32")] + ([("torch", "fp16")] if torch_device.startswith("cuda") else [])
     if with_onnxruntime:
         probes += [("onnxruntime", "fp32"), ("onnxruntime", "int8")]
+    if with_openvino:
+        probes += [("openvino", "fp32"), ("openvino", "bf16"), ("openvino", "int8")]
     for backend, precision in probes:
         time.sleep(SETTLE_SECONDS)  # let the previous library's worker threads stop spinning
         try:
             if backend == "torch":
                 result = torch_gemm_peak(precision, torch_device, size)
+            elif backend == "openvino":
+                result = openvino_gemm_peak(precision, threads, size)
             else:
                 result = onnxruntime_gemm_peak(precision, threads, size)
         except (RuntimeError, ValueError, ImportError) as err:  # a dtype this build has no kernel for

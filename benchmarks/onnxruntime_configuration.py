@@ -1,4 +1,4 @@
-"""onnxruntime configurations: exported graphs through the runtime's Segmenter.
+"""onnxruntime (and OpenVINO) configurations: exported graphs through the runtime's Segmenter.
 
     episode graph     per episode: prepare_query + prepare_support (pre-processing),
                       network_logits (the graph), postprocess
@@ -10,7 +10,9 @@ In the timed episodes the graph is one "network" stage. The staged episodes run 
 graph under onnxruntime's profiler (a second session from the same loader: same threads,
 providers and graph options; one unprofiled-in-the-result warm-up run first) and split
 its node times into HSNet's stages (:mod:`onnxruntime_stages`); the operator times of
-those runs (e.g. the Transpose share) go to the report too.
+those runs (e.g. the Transpose share) go to the report too. On OpenVINO (the same files,
+``bench --onnx-backends onnxruntime,openvino``) a second compile with performance counters
+does the same (:mod:`openvino_stages`).
 """
 
 from __future__ import annotations
@@ -40,13 +42,16 @@ class OnnxRuntimeConfiguration(Configuration):
 
     backend = "onnxruntime"
     precision = "as exported"
-    can_stage = True
+    can_stage = True  # through onnxruntime's profiler, or OpenVINO's performance counters
 
     def __init__(self, key, label, segmenter, shots, img_size, source, parameter_counts: dict):
         super().__init__(label, shots, img_size, source)
         self.key = key
         self.segmenter = segmenter  # runtime.Segmenter over active OnnxRuntimeRunners
         self.precision = segmenter.precision  # recorded in the graphs: fp32, fp16, int8 or a mix
+        self.backend = segmenter.backend  # onnxruntime, or openvino (same files, same Segmenter path)
+        # staged through the runtime's own profiler: onnxruntime's, or OpenVINO's performance counters
+        self._ov_profile = None
         self.mode = CACHED_MODE if segmenter.is_split else EPISODE_MODE
         self.cost_path = COST_QUERY if segmenter.is_split else COST_EPISODE
         self._parameter_counts = parameter_counts
@@ -85,6 +90,8 @@ class OnnxRuntimeConfiguration(Configuration):
 
     def _profiled_logits(self, query, support):
         runner = self.segmenter.runners[QUERY if self.mode == CACHED_MODE else EPISODE]
+        if self.backend == "openvino":
+            return self._openvino_profiled_logits(runner, query, support)
         if self._profile is None:
             self._profile = SessionProfile(runner.loader)
             with runner.using_session(self._profile.session):
@@ -92,14 +99,29 @@ class OnnxRuntimeConfiguration(Configuration):
         with runner.using_session(self._profile.session):
             return self.segmenter.network_logits(query, support)[0]  # (K, 2, S, S)
 
+    def _openvino_profiled_logits(self, runner, query, support):
+        from .openvino_stages import OpenVinoProfile
+
+        if self._ov_profile is None:
+            self._ov_profile = OpenVinoProfile(runner)
+            with runner.using_request(self._ov_profile.request):
+                self.segmenter.network_logits(query, support)  # warm-up of the fresh request, not recorded
+        with runner.using_request(self._ov_profile.request):
+            logits = self.segmenter.network_logits(query, support)[0]  # (K, 2, S, S)
+        self._ov_profile.record()
+        return logits
+
     def finish_staged(self, samples: list[dict]) -> list[dict]:
         """Replace each staged episode's "network" by its profiled stages (warm-up run dropped)."""
-        if self._profile is None:
+        if self._ov_profile is not None:
+            per_stage, self._ov_profile = self._ov_profile.runs, None
+        elif self._profile is None:
             return samples
-        runs = self._profile.finish()
-        self._profile = None
-        per_stage = runs.per_stage()[1:]
-        self.op_seconds = runs.per_op()[1:]
+        else:
+            runs = self._profile.finish()
+            self._profile = None
+            per_stage = runs.per_stage()[1:]
+            self.op_seconds = runs.per_op()[1:]
         out = []
         for sample, stages in zip(samples, per_stage):
             merged = {k: v for k, v in sample.items() if k != NETWORK}
@@ -111,7 +133,9 @@ class OnnxRuntimeConfiguration(Configuration):
         return dict(self._parameter_counts)
 
     def device_description(self) -> str:
-        providers = next(iter(self.segmenter.runners.values())).providers
-        return "onnxruntime " + ",".join(p.replace("ExecutionProvider", "") for p in providers)
+        runner = next(iter(self.segmenter.runners.values()))
+        if self.backend == "openvino":
+            return f"openvino {runner.loader.device}, {runner.loader.precision} inference"
+        return "onnxruntime " + ",".join(p.replace("ExecutionProvider", "") for p in runner.providers)
 
     # The segmenter (and its runners) is shared by the cases of every K; bench_models.open_onnx has the run's ExitStack close it.

@@ -38,6 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="default: cuda when PyTorch sees a GPU")
     parser.add_argument("--threads", type=int, default=None,
                         help="CPU threads for PyTorch and onnxruntime (default: theirs); 1 gives steadier numbers on a busy machine")
+    parser.add_argument("--onnx-backends", default="onnxruntime", metavar="LIST",
+                        help="runtimes for the .onnx models, side by side: onnxruntime, openvino or both "
+                        "(onnxruntime,openvino; OpenVINO with f32 inference) (default onnxruntime)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random weights and synthetic images (default 0)")
     parser.add_argument("--json", metavar="OUT.json", help="write the full report as JSON")
     parser.add_argument("--plot", metavar="OUT.png", help="write the stage breakdown as a PNG bar chart (and OUT.peak.png: each stage's share of the measured peak); for engines: the slowest layers by precision")
@@ -123,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         seed=args.seed,
         threads=args.threads,
+        onnx_backends=tuple(b.strip() for b in args.onnx_backends.split(",")),
     )
     report = run_benchmark(settings)
     print(format_report(report))

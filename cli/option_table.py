@@ -95,7 +95,8 @@ OPTION_TABLE: dict[str, tuple[Applies, ...]] = {
     "convert": PRECISION,
     "bench": (
         Applies(("--layer-iters", "--memory", "--cuda-graph"), _engines, "to TensorRT engines (bench ENGINE ...)"),
-        Applies(("--backbone", "--img-size", "--mode", "--stage-iters", "--device", "--threads"), lambda a: not _engines(a),
+        Applies(("--backbone", "--img-size", "--mode", "--stage-iters", "--device", "--threads", "--onnx-backends"),
+                lambda a: not _engines(a),
                 "to .pt / .onnx models, not to TensorRT engines"),
     ),
     "serve": _onnx_backend(lambda a: [a.model]),

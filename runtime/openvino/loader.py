@@ -89,6 +89,15 @@ class OpenVinoLoader:
             props["CACHE_DIR"] = self.cache_dir  # per compile: the shared Core stays as it was
         return props
 
+    def profiling_request(self):
+        """A second compile of the same graph with the same properties plus PERF_COUNT, and
+        an infer request on it: per-node times after a run (``get_profiling_info``)."""
+        self()
+        core = shared_core()
+        data = serialized_model(self.model)
+        network = core.read_model(data if isinstance(data, str) else bytes(data))
+        return core.compile_model(network, self.device, {**self.properties(), "PERF_COUNT": True}).create_infer_request()
+
     def __call__(self):
         if self.compiled is not None:
             return self.compiled, self.metadata

@@ -9,7 +9,8 @@ same masks (f32 inference: logits within 1e-4 of onnxruntime's on FP32 files).
 
 from __future__ import annotations
 
-from typing import Optional, Union
+import contextlib
+from typing import Iterator, Optional, Union
 
 import numpy as np
 
@@ -59,6 +60,17 @@ class OpenVinoRunner(Runner):
         self.info = GraphInfo.from_metadata(self.metadata, self.path)
         check_io_names(self.info.kind, tuple(self.inputs), tuple(self.outputs), self.path)
         self._request = compiled.create_infer_request()
+
+    @contextlib.contextmanager
+    def using_request(self, request) -> Iterator[None]:
+        """Run through ``request`` (e.g. a profiling one from this runner's loader) inside the
+        block; the runner's own request is back afterwards, also on an error."""
+        original = self._request
+        self._request = request
+        try:
+            yield
+        finally:
+            self._request = original
 
     def _deactivate(self) -> None:
         self._request = None

@@ -133,6 +133,31 @@ def test_default_run_includes_its_onnx_export(tiny_run):
             assert a["gflops"] == pytest.approx(expected) and a["share_of_peak"] == pytest.approx(expected / peak)
 
 
+@pytest.mark.slow
+def test_openvino_rows_beside_onnxruntime_with_their_own_peaks(tmp_path):
+    pytest.importorskip("openvino")
+    out_json = tmp_path / "bench.json"
+    argv = ["bench", "--img-size", "96", "--iters", "1", "--warmup", "1", "--stage-iters", "1", "--device", "cpu",
+            "--threads", "1", "--onnx-backends", "onnxruntime,openvino", "--json", str(out_json)]
+    with contextlib.redirect_stdout(io.StringIO()) as stdout:
+        assert main(argv) == 0
+    assert "openvino cached-support" in stdout.getvalue()  # the table has the rows
+    report = json.loads(out_json.read_text())
+    rows = {r["key"]: r for r in report["results"]}
+    for key in ("onnxruntime-episode", "onnxruntime-cached", "openvino-episode", "openvino-cached"):
+        assert key in rows
+    for key in ("openvino-episode", "openvino-cached"):
+        row = rows[key]
+        assert row["backend"] == "openvino" and row["device"] == "openvino CPU, f32 inference"
+        assert row["agreement_with_baseline"]["logits_max_abs_diff"] < 1e-2  # f32 inference: the same graph's numbers
+        # OpenVINO's performance counters split the network into HSNet's stages, like onnxruntime's profiler
+        assert "network" not in row["stages_ms"] and {"query backbone", "correlation", "squeezing blocks"} <= set(row["stages_ms"])
+        assert row["stages_ms"].get("unattributed", 0.0) <= 0.05 * sum(row["stages_ms"].values())
+        assert all(a["share_of_peak"] > 0 for a in row["achieved_per_stage"].values())  # against OpenVINO's fp32 peak
+    for precision in ("fp32", "bf16", "int8"):
+        assert report["gemm_peaks"][f"openvino {precision}"]["gflops"] > 0
+
+
 # ------------------------------------------------------------------------ bad input
 
 
@@ -149,6 +174,8 @@ def test_default_run_includes_its_onnx_export(tiny_run):
         (["bench", "torch", "--backbone", "vgg16", "--img-size", "16"], "too small"),
         (["bench", "torch", "--backbone", "vgg16", "--img-size", "264"], "valid HSNet pyramid"),
         (["bench", "torch", "--backbone", "resnet18"], "unknown backbone"),
+        (["bench", "--onnx-backends", "tensorrt"], "--onnx-backends must name each of onnxruntime, openvino at most once"),
+        (["bench", "--onnx-backends", "openvino,openvino"], "--onnx-backends must name each of"),
     ],
 )
 def test_bad_input_is_one_line(argv, message, capsys):

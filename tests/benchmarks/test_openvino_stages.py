@@ -1,0 +1,29 @@
+"""OpenVINO's node names onto the ONNX graph's stages."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from types import SimpleNamespace
+
+import pytest
+from hsnet_deploy.benchmarks.openvino_stages import per_stage_seconds, stage_lookup
+
+STAGES = {"/conv1/Conv": "query backbone", "/hpn_learner/encoder_layer4/Conv": "squeezing blocks",
+          "/hpn_learner/encoder_layer4/Conv_1": "mixing blocks", "": "correlation"}
+
+
+def test_an_openvino_node_takes_the_stage_of_the_longest_onnx_name_in_it():
+    stage = stage_lookup(STAGES)
+    assert stage("/conv1/Conv") == "query backbone"  # exact
+    assert stage("/conv1/Conv/WithoutBiases") == "query backbone"  # a suffix added by the plugin
+    assert stage("query_img_abcd_acdb_/conv1/Conv/WithoutBiases") == "query backbone"  # a layout reorder
+    assert stage("/hpn_learner/encoder_layer4/Conv_1/WithoutBiases") == "mixing blocks"  # longest, not first
+    assert stage("Result_1234") == "unattributed"  # an empty ONNX name never matches everything
+
+
+def test_seconds_are_summed_per_stage():
+    info = [SimpleNamespace(node_name=n, real_time=timedelta(microseconds=us)) for n, us in
+            [("/conv1/Conv/WithoutBiases", 300), ("query_img_abcd_/conv1/Conv", 100), ("x", 50),
+             ("/hpn_learner/encoder_layer4/Conv/WithoutBiases", 25)]]
+    seconds = per_stage_seconds(info, stage_lookup(STAGES))
+    assert seconds == pytest.approx({"query backbone": 400e-6, "unattributed": 50e-6, "squeezing blocks": 25e-6})
