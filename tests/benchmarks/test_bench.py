@@ -152,7 +152,7 @@ def test_openvino_rows_beside_onnxruntime_with_their_own_peaks(tmp_path):
         assert row["agreement_with_baseline"]["logits_max_abs_diff"] < 1e-2  # f32 inference: the same graph's numbers
         # OpenVINO's performance counters split the network into HSNet's stages, like onnxruntime's profiler
         assert "network" not in row["stages_ms"] and {"query backbone", "correlation", "squeezing blocks"} <= set(row["stages_ms"])
-        assert row["stages_ms"].get("unattributed", 0.0) <= 0.05 * sum(row["stages_ms"].values())
+        assert row["stages_ms"].get("unattributed", 0.0) <= 0.01 * sum(row["stages_ms"].values())
         assert all(a["share_of_peak"] > 0 for a in row["achieved_per_stage"].values())  # against OpenVINO's fp32 peak
     for precision in ("fp32", "bf16", "int8"):
         assert report["gemm_peaks"][f"openvino {precision}"]["gflops"] > 0

@@ -21,9 +21,9 @@ def test_an_openvino_node_takes_the_stage_of_the_longest_onnx_name_in_it():
     assert stage("Result_1234") == "unattributed"  # an empty ONNX name never matches everything
 
 
-def test_seconds_are_summed_per_stage():
+def test_seconds_are_summed_per_stage_and_unnamed_nodes_join_the_stage_they_run_in():
     info = [SimpleNamespace(node_name=n, real_time=timedelta(microseconds=us)) for n, us in
-            [("/conv1/Conv/WithoutBiases", 300), ("query_img_abcd_/conv1/Conv", 100), ("x", 50),
-             ("/hpn_learner/encoder_layer4/Conv/WithoutBiases", 25)]]
+            [("Multiply_1", 7), ("/conv1/Conv/WithoutBiases", 300), ("query_img_abcd_/conv1/Conv", 100),
+             ("Power_2", 50), ("/hpn_learner/encoder_layer4/Conv/WithoutBiases", 25), ("Multiply_3", 5)]]
     seconds = per_stage_seconds(info, stage_lookup(STAGES))
-    assert seconds == pytest.approx({"query backbone": 400e-6, "unattributed": 50e-6, "squeezing blocks": 25e-6})
+    assert seconds == pytest.approx({"unattributed": 7e-6, "query backbone": 450e-6, "squeezing blocks": 30e-6})
