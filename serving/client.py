@@ -78,7 +78,9 @@ class Client:
         caches it). Another replica of the same model learns it when it first answers
         "unknown support_id" to a query, and gives the same id."""
         supports, masks = list(supports), list(masks)
-        if not supports or len(supports) != len(masks):
+        if not supports:
+            raise UserError("no support image given: a support set needs at least one image and its mask")
+        if len(supports) != len(masks):
             raise UserError(f"{len(supports)} support image(s) but {len(masks)} mask(s): give one mask per support image")
         images = [as_image(s, describe(s, f"support image {i}")) for i, s in enumerate(supports, 1)]
         binary = [as_mask(m, describe(m, f"support mask {i}")) for i, m in enumerate(masks, 1)]

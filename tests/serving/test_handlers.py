@@ -147,3 +147,17 @@ def test_serving_needs_a_split_export(tmp_path):
     with Segmenter.load(make_episode_graph(tmp_path / "e.onnx")) as segmenter:
         with pytest.raises(UserError, match="split export"):
             Handlers(segmenter, SupportCache(100), ServeLimits(), "key")
+
+
+def test_the_client_refuses_an_empty_or_uneven_support_set_before_sending():
+    pytest.importorskip("tritonclient.http")
+    from hsnet_deploy.serving.client import Client
+
+    client = Client("http://127.0.0.1:9")  # nothing listens there: nothing may be sent
+    with pytest.raises(UserError, match="no support image given"):
+        client.set_support([], [])
+    with pytest.raises(UserError, match="1 support image\\(s\\) but 2 mask\\(s\\)"):
+        client.set_support([IMAGE], [MASK, MASK])
+    with pytest.raises(UserError, match="no support set: call set_support"):
+        client.segment(QUERIES[0])
+    client.close()
