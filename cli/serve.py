@@ -6,7 +6,8 @@
 
 Checked before anything loads: the model is a split export (ONNX of any precision, or
 engines), the ports are free, the options are in range and the token file readable (or,
-when missing, creatable: a new random token is written there, mode 0600). Without
+when missing, creatable: a new random token is written there, mode 0600, once the server
+is up, so a server that fails to start leaves nothing). Without
 ``--token-file`` the admin endpoints get a random token nobody is told: closed.
 """
 
@@ -56,10 +57,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_onnx_backend_arguments(parser)
 
 
-def access_token(path: str | None) -> tuple[str, str]:
-    """(token, where it is): read from ``path``, or created there, or random and untold."""
+def access_token(path: str | None) -> tuple[str, str, Path | None]:
+    """(token, where it is, a file still to write): read from ``path``, or new and to be written
+    there once the server is up (checked writable now), or random and untold."""
     if path is None:
-        return secrets.token_urlsafe(32), "a random token nobody holds (give --token-file to use them)"
+        return secrets.token_urlsafe(32), "a random token nobody holds (give --token-file to use them)", None
     file = Path(path)
     if file.exists():
         if not file.is_file():
@@ -70,31 +72,31 @@ def access_token(path: str | None) -> tuple[str, str]:
             raise UserError(f"cannot read --token-file {file}: {err}") from None
         if len(token) < 16 or any(c.isspace() for c in token):
             raise UserError(f"--token-file {file} must hold one token of at least 16 characters without spaces")
-        return token, f"the token in {file}"
+        return token, f"the token in {file}", None
     from ..output_paths import check_output_file
 
     check_output_file(file, "--token-file")
-    token = secrets.token_urlsafe(32)
+    return secrets.token_urlsafe(32), f"a new token, written to {file} (mode 0600)", file
+
+
+def write_token(file: Path, token: str) -> None:
+    """A new token file, readable by its owner only (never replacing one that appeared meanwhile)."""
     try:
         descriptor = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w", encoding="utf-8") as out:
             out.write(token + "\n")
     except OSError as err:
         raise UserError(f"cannot write --token-file {file}: {err.strerror}") from None
-    return token, f"a new token, written to {file} (mode 0600)"
 
 
 def run(args: argparse.Namespace) -> int:
     from ..runtime.backends import RuntimeOptions
     from ..runtime.model_files import resolve_model_files
     from ..serving.limits import ServeLimits
-    from ..serving.server import ServeConfig, Server, import_pytriton
+    from ..serving.server import ServeConfig, Server, import_pytriton, require_split
 
     # ---- 1. every check before anything loads ----------------------------------------------
-    files = resolve_model_files(args.model)
-    if files.backend == "torch":
-        raise UserError("serve needs an exported split set (.onnx or .engine), not a PyTorch checkpoint: "
-                        "hsnet-deploy export --split first")
+    files = require_split(resolve_model_files(args.model))
     options = RuntimeOptions(device=args.device, threads=args.threads, **onnx_backend_options(args))
     limits = ServeLimits(max_side=args.max_image_side, max_shots=args.max_shots)
     config_args = dict(
@@ -109,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
         check_output_file(args.log_file, "--log-file", inputs=[args.model])
     ServeConfig(access_token="x" * 16, **config_args).check_ports_free()  # ranges and ports, before the token is made
     import_pytriton()
-    token, where = access_token(args.token_file)
+    token, where, token_file = access_token(args.token_file)
     config = ServeConfig(access_token=token, **config_args)
 
     # ---- 2. serve until SIGTERM / SIGINT ------------------------------------------------------
@@ -117,6 +119,8 @@ def run(args: argparse.Namespace) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda number, _frame: signals.append(number))  # no lock taken in a handler
     with Server(files, options, config) as server:
+        if token_file is not None:
+            write_token(token_file, token)
         host = f"[{args.host}]" if ":" in args.host else args.host
         print(f"serving {server.handlers[0].segmenter!r}", flush=True)
         print(f"  HTTP http://{host}:{args.http_port}  gRPC {host}:{args.grpc_port}  metrics "

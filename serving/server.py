@@ -117,10 +117,19 @@ def model_key(files: ModelFiles) -> str:
     return "+".join(sha256_of_file(files.paths[kind]) for kind in (SUPPORT_ENCODER, QUERY))
 
 
+def require_split(files: ModelFiles) -> ModelFiles:
+    """``files`` when they are a split export (support encoder + query graph), else UserError."""
+    if files.backend == "torch":
+        raise UserError("serve needs an exported split set (.onnx or .engine), not a PyTorch checkpoint: "
+                        "hsnet-deploy export --split first")
+    if set(files.paths) != {SUPPORT_ENCODER, QUERY}:
+        raise UserError("serve needs a split export (support encoder + query graph): export with --split")
+    return files
+
+
 class Server:
     def __init__(self, files: ModelFiles, options: RuntimeOptions, config: ServeConfig) -> None:
-        if set(files.paths) != {SUPPORT_ENCODER, QUERY}:
-            raise UserError("serve needs a split export (support encoder + query graph): export with --split")
+        require_split(files)
         self.files, self.options, self.config = files, options, config
         self.cache = SupportCache(int(config.support_cache_mb * 2**20))
         self.handlers: list[Handlers] = []

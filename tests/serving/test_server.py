@@ -286,3 +286,17 @@ def test_openvino_serves_the_same_masks(model, expected, tmp_path):
                 np.testing.assert_array_equal(client.segment(query), mask)
     finally:
         assert served.stop() == 0
+
+
+@pytest.mark.parametrize("which", ["episode graph only", "checkpoint"])
+def test_serve_refuses_what_is_not_a_split_export_and_writes_nothing(tmp_path, capsys, which):
+    from helpers.fake_graphs import make_episode_graph
+
+    from hsnet_deploy.cli import main
+
+    model = str(make_episode_graph(tmp_path / "e.onnx")) if which == "episode graph only" else "reference"
+    token = tmp_path / "admin.token"
+    assert main(["serve", model, "--token-file", str(token)]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    expected = "split export (support encoder + query graph)" if which == "episode graph only" else "not a PyTorch checkpoint"
+    assert expected in line and not token.exists()
