@@ -94,9 +94,9 @@ class OnnxRuntimeConfiguration(Configuration):
             return self._openvino_profiled_logits(runner, query, support)
         if self._profile is None:
             self._profile = SessionProfile(runner.loader)
-            with runner.using_session(self._profile.session):
+            with runner.running_through(self._profile.session):
                 self.segmenter.network_logits(query, support)  # warm-up of the fresh session, dropped in finish_staged
-        with runner.using_session(self._profile.session):
+        with runner.running_through(self._profile.session):
             return self.segmenter.network_logits(query, support)[0]  # (K, 2, S, S)
 
     def _openvino_profiled_logits(self, runner, query, support):
@@ -104,9 +104,9 @@ class OnnxRuntimeConfiguration(Configuration):
 
         if self._ov_profile is None:
             self._ov_profile = OpenVinoProfile(runner)
-            with runner.using_request(self._ov_profile.request):
+            with runner.running_through(self._ov_profile.request):
                 self.segmenter.network_logits(query, support)  # warm-up of the fresh request, not recorded
-        with runner.using_request(self._ov_profile.request):
+        with runner.running_through(self._ov_profile.request):
             logits = self.segmenter.network_logits(query, support)[0]  # (K, 2, S, S)
         self._ov_profile.record()
         return logits

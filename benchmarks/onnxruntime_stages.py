@@ -166,7 +166,7 @@ class ProfiledRuns:
 class SessionProfile:
     """A profiling session built by a runtime loader (same threads, providers, graph options
     as the runner it came from); a runner uses it only inside
-    ``runner.using_session(profile.session)``, so a runner shared by several configurations
+    ``runner.running_through(profile.session)``, so a runner shared by several configurations
     is never left pointing at it."""
 
     def __init__(self, loader) -> None:

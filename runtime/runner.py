@@ -13,8 +13,9 @@ Shapes use ``None`` for dynamic dimensions (B, K, or a backend's symbolic dims).
 from __future__ import annotations
 
 import abc
+import contextlib
 from dataclasses import dataclass
-from typing import Mapping, Optional
+from typing import Iterator, Mapping, Optional
 
 import numpy as np
 
@@ -101,7 +102,21 @@ class Runner(abc.ABC):
             arrays[name] = array
         return self._infer(arrays, copy_outputs)
 
+    @contextlib.contextmanager
+    def running_through(self, handle) -> Iterator[None]:
+        """Run through ``handle`` (a second session or infer request from this runner's loader,
+        e.g. a profiling one) inside the block; the runner's own is back afterwards, also on an
+        error. ``_handle`` names the attribute that holds it."""
+        original = getattr(self, self._handle)
+        setattr(self, self._handle, handle)
+        try:
+            yield
+        finally:
+            setattr(self, self._handle, original)
+
     # ---- backend hooks ---------------------------------------------------------------
+    _handle = ""  # the attribute holding what runs the graph (a session, an infer request)
+
     @abc.abstractmethod
     def _activate(self) -> None:
         """Load the model and fill ``metadata``, ``inputs``, ``outputs``."""

@@ -10,8 +10,7 @@ requires the CUDA provider; ``"cpu"`` never uses it. onnxruntime is imported onl
 
 from __future__ import annotations
 
-import contextlib
-from typing import Iterator, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -38,6 +37,7 @@ class OnnxRuntimeRunner(Runner):
     """
 
     backend = "onnxruntime"
+    _handle = "_session"
 
     def __init__(
         self,
@@ -73,17 +73,6 @@ class OnnxRuntimeRunner(Runner):
             check_io_names(self.info.kind, tuple(self.inputs), tuple(self.outputs), self.path)
         self.providers = list(session.get_providers())
         self._session = session
-
-    @contextlib.contextmanager
-    def using_session(self, session) -> Iterator[None]:
-        """Run through ``session`` (e.g. a profiling one from this runner's loader) inside the
-        block; the runner's own session is back afterwards, also on an error."""
-        original = self._session
-        self._session = session
-        try:
-            yield
-        finally:
-            self._session = original
 
     def _deactivate(self) -> None:
         self._session = None

@@ -9,8 +9,7 @@ same masks (f32 inference: logits within 1e-4 of onnxruntime's on FP32 files).
 
 from __future__ import annotations
 
-import contextlib
-from typing import Iterator, Optional, Union
+from typing import Optional, Union
 
 import numpy as np
 
@@ -43,6 +42,7 @@ class OpenVinoRunner(Runner):
     """An OpenVINO ``CompiledModel`` behind the Runner interface (one infer request)."""
 
     backend = "openvino"
+    _handle = "_request"
 
     def __init__(self, model: Union[ModelSource, OpenVinoLoader], device: str = "CPU",
                  precision: str = "f32", threads: Optional[int] = None) -> None:
@@ -60,17 +60,6 @@ class OpenVinoRunner(Runner):
         self.info = GraphInfo.from_metadata(self.metadata, self.path)
         check_io_names(self.info.kind, tuple(self.inputs), tuple(self.outputs), self.path)
         self._request = compiled.create_infer_request()
-
-    @contextlib.contextmanager
-    def using_request(self, request) -> Iterator[None]:
-        """Run through ``request`` (e.g. a profiling one from this runner's loader) inside the
-        block; the runner's own request is back afterwards, also on an error."""
-        original = self._request
-        self._request = request
-        try:
-            yield
-        finally:
-            self._request = original
 
     def _deactivate(self) -> None:
         self._request = None

@@ -134,7 +134,7 @@ def test_a_real_profile_is_covered_by_the_stages(exported):
         }
         profile = SessionProfile(runner.loader)
         plain = runner.session
-        with runner.using_session(profile.session):
+        with runner.running_through(profile.session):
             assert runner.session is profile.session and runner.session is not plain
             for _ in range(2):
                 runner.infer(feed)
