@@ -127,10 +127,9 @@ def run(args: argparse.Namespace) -> int:
         files = resolve_model_files(args.model)
         options = runtime_options(args)
     else:
-        from ..serving.client import Client, parse_url
+        from ..serving.client import Client, parse_urls
 
-        for url in args.server.split(","):
-            parse_url(url.strip())
+        parse_urls(args.server)  # before anything is read
     images, masks, names = load_support_set(args.support, args.mask)
     source = open_query_source(args.query)
     overlay: Optional[Path] = Path(args.overlay) if args.overlay else None

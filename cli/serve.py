@@ -99,8 +99,9 @@ def run(args: argparse.Namespace) -> int:
     files = require_split(resolve_model_files(args.model))
     options = RuntimeOptions(device=args.device, threads=args.threads, **onnx_backend_options(args))
     limits = ServeLimits(max_side=args.max_image_side, max_shots=args.max_shots)
-    config_args = dict(
-        host=args.host, http_port=args.http_port, grpc_port=args.grpc_port, metrics_port=args.metrics_port,
+    token, where, token_file = access_token(args.token_file)  # read, or made: written once the server is up
+    config = ServeConfig(
+        access_token=token, host=args.host, http_port=args.http_port, grpc_port=args.grpc_port, metrics_port=args.metrics_port,
         instances=args.instances, max_batch_size=args.max_batch_size, dynamic_batching=args.dynamic_batching == "on",
         max_queue_delay_us=args.max_queue_delay_us, support_cache_mb=args.support_cache_mb, limits=limits,
         drain_timeout_s=args.drain_timeout_s, log_file=args.log_file,
@@ -109,10 +110,7 @@ def run(args: argparse.Namespace) -> int:
         from ..output_paths import check_output_file
 
         check_output_file(args.log_file, "--log-file", inputs=[args.model])
-    ServeConfig(access_token="x" * 16, **config_args).check_ports_free()  # ranges and ports, before the token is made
-    import_pytriton()
-    token, where, token_file = access_token(args.token_file)
-    config = ServeConfig(access_token=token, **config_args)
+    import_pytriton()  # then Server.start checks the ports before any model loads
 
     # ---- 2. serve until SIGTERM / SIGINT ------------------------------------------------------
     signals: list[int] = []

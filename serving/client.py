@@ -41,6 +41,15 @@ def parse_url(url: str) -> tuple[str, str]:
     return parsed.scheme, f"{host}:{port}"
 
 
+def parse_urls(url: str | Sequence[str]) -> list[tuple[str, str]]:
+    """One URL, several comma-separated, or a list -> [(protocol, 'host:port')], all of one protocol."""
+    urls = [u.strip() for u in url.split(",")] if isinstance(url, str) else list(url)
+    parsed = [parse_url(u) for u in urls]
+    if not parsed or len({scheme for scheme, _ in parsed}) != 1:
+        raise UserError(f"give one or more server URLs of one protocol, got {url!r}")
+    return parsed
+
+
 def _module(protocol: str):
     try:
         if protocol == "grpc":
@@ -55,11 +64,8 @@ def _module(protocol: str):
 
 class Client:
     def __init__(self, url: str | Sequence[str], timeout_s: float = 120.0) -> None:
-        urls = [u.strip() for u in url.split(",")] if isinstance(url, str) else list(url)
-        parsed = [parse_url(u) for u in urls]
-        if not parsed or len({scheme for scheme, _ in parsed}) != 1:
-            raise UserError(f"give one or more server URLs of one protocol, got {url!r}")
-        self.url = ",".join(urls)
+        parsed = parse_urls(url)
+        self.url = url if isinstance(url, str) else ",".join(url)
         self.protocol = parsed[0][0]
         self._tc = _module(self.protocol)
         from tritonclient.utils import InferenceServerException
@@ -77,13 +83,9 @@ class Client:
         """Send a support set to one replica; returns its id (the server encodes it once and
         caches it). Another replica of the same model learns it when it first answers
         "unknown support_id" to a query, and gives the same id."""
-        supports, masks = list(supports), list(masks)
-        if not supports:
-            raise UserError("no support image given: a support set needs at least one image and its mask")
-        if len(supports) != len(masks):
-            raise UserError(f"{len(supports)} support image(s) but {len(masks)} mask(s): give one mask per support image")
-        images = [as_image(s, describe(s, f"support image {i}")) for i, s in enumerate(supports, 1)]
-        binary = [as_mask(m, describe(m, f"support mask {i}")) for i, m in enumerate(masks, 1)]
+        return self._send(*_decoded(supports, masks), replica)
+
+    def _send(self, images: list, binary: list, replica: int) -> str:
         inputs = []
         for i, (image, mask) in enumerate(zip(images, binary), 1):
             inputs += [self._input(p.image_input(i), image), self._input(p.mask_input(i), mask)]
@@ -94,8 +96,8 @@ class Client:
     def set_support(self, supports, masks, names=None) -> None:
         """Register a support set and use it for later ``segment`` calls (``names`` is ignored:
         the server names shots image_N / mask_N)."""
-        self.support_id = self.register(supports, masks)
-        self._shots = (list(supports), list(masks))
+        self._shots = _decoded(supports, masks)  # decoded once: a re-registration sends the same arrays
+        self.support_id = self._send(*self._shots, 0)
 
     # ---- queries -------------------------------------------------------------------------------
     def segment(self, query: ImageLike) -> np.ndarray:
@@ -128,7 +130,7 @@ class Client:
                 if attempt == RETRIES:
                     raise
                 if p.UNKNOWN_SUPPORT in str(err) and p.BATCH_MATE not in str(err):
-                    support_id = self.register(*self._shots, replica=replica)  # restarted, or another replica
+                    support_id = self._send(*self._shots, replica)  # restarted, or another replica
                     if support_id != self.support_id:
                         raise UserError(f"the servers at {self.url} serve different models (another support id "
                                         "for the same support set)") from None
@@ -169,6 +171,17 @@ class Client:
 
     def __repr__(self) -> str:
         return f"Client({self.url}, support_id={self.support_id[:12] if self.support_id else None})"
+
+
+def _decoded(supports: Sequence[ImageLike], masks: Sequence[MaskLike]) -> tuple[list, list]:
+    """Support images (h, w, 3) uint8 and masks (h, w) {0, 1}, each file read once."""
+    supports, masks = list(supports), list(masks)
+    if not supports:
+        raise UserError("no support image given: a support set needs at least one image and its mask")
+    if len(supports) != len(masks):
+        raise UserError(f"{len(supports)} support image(s) but {len(masks)} mask(s): give one mask per support image")
+    images = [as_image(s, describe(s, f"support image {i}")) for i, s in enumerate(supports, 1)]
+    return images, [as_mask(m, describe(m, f"support mask {i}")) for i, m in enumerate(masks, 1)]
 
 
 def _text(value) -> str:

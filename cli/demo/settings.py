@@ -102,11 +102,12 @@ def resolve_settings(settings: DemoSettings) -> DemoSettings:
         check_output_file(settings.json, "--json", {".json"})
     if settings.export_dir is not None:
         check_output_folder(settings.export_dir, "--export-dir")
-    if settings.onnx_backend.get("onnx_backend", "onnxruntime") == "openvino":
-        from ...runtime.openvino.loader import check_options, import_openvino
+    from ...runtime.backends import RuntimeOptions
+
+    if RuntimeOptions(device="cpu", **settings.onnx_backend).onnx_backend == "openvino":  # its rules checked there
+        from ...runtime.openvino.loader import import_openvino
 
         import_openvino()
-        check_options(settings.onnx_backend.get("openvino_device", "CPU"), settings.onnx_backend.get("openvino_precision", "f32"))
     else:
         from ...runtime.onnxruntime.loader import require_onnxruntime
 

@@ -169,11 +169,14 @@ def perf(args) -> list[dict]:
 
 
 # ---- soak ------------------------------------------------------------------------------------
-def expected_masks(model: str, stream, threads: int) -> list[np.ndarray]:
+def expected_masks(model: str, stream, threads: int, support=None) -> list[np.ndarray]:
+    """The in-process Segmenter's masks of the stream's queries (against ``support``, an
+    (images, masks) pair, or the stream's own support set)."""
     from hsnet_deploy.runtime import RuntimeOptions, Segmenter
 
+    images, masks = support or (stream.support_images, stream.support_masks)
     with Segmenter.load(model, options=RuntimeOptions(device="cpu", threads=threads)) as seg:
-        seg.set_support(stream.support_images, stream.support_masks)
+        seg.set_support(images, masks)
         return [seg.segment(q.query_image) for q in stream.queries]
 
 
@@ -320,7 +323,7 @@ def _cache_pressure(server, stream, expected, args) -> dict:
     with Client(server.http) as a, Client(server.http) as b:
         a.set_support(stream.support_images, stream.support_masks)
         b.set_support(other[0][:1], other[1][:1])
-        expected_b = expected_masks_for(args.models[0], other[0][:1], other[1][:1], stream, args.threads)
+        expected_b = expected_masks(args.models[0], stream, args.threads, (other[0][:1], other[1][:1]))
         for i in range(20):
             for client, wanted in ((a, expected), (b, expected_b)):
                 mask = client.segment(stream.queries[i % len(stream.queries)].query_image)
@@ -328,14 +331,6 @@ def _cache_pressure(server, stream, expected, args) -> dict:
                 pressure["wrong"] += int(not np.array_equal(mask, wanted[i % len(wanted)]))
         pressure["registrations"] = a.registrations + b.registrations
     return pressure
-
-
-def expected_masks_for(model, images, masks, stream, threads):
-    from hsnet_deploy.runtime import RuntimeOptions, Segmenter
-
-    with Segmenter.load(model, options=RuntimeOptions(device="cpu", threads=threads)) as seg:
-        seg.set_support(images, masks)
-        return [seg.segment(q.query_image) for q in stream.queries]
 
 
 def _under_load(server, stream, expected, args, fault) -> dict:
