@@ -52,13 +52,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def parse_shots(text: str) -> tuple[int, ...]:
-    try:
-        shots = tuple(int(part) for part in str(text).split(",") if part.strip())
-    except ValueError:
-        raise UserError(f"--shots must be a positive integer or a comma list such as 1,5, got '{text}'") from None
-    if not shots or any(k < 1 for k in shots):
-        raise UserError(f"--shots must be a positive integer or a comma list such as 1,5, got '{text}'")
-    return tuple(dict.fromkeys(shots))  # unique, in the order given
+    from .int_list import parse_positive_ints
+
+    return parse_positive_ints(text, "--shots", "1,5")
 
 
 def _check_output(path: str | None, option: str, suffix: str, inputs: list) -> None:

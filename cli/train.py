@@ -35,6 +35,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backbone-weights", metavar="FILE",
                         help="torchvision weight file for the frozen backbone (default: random from --seed)")
     parser.add_argument("--img-size", type=int, default=400, metavar="S", help="network input side (default 400)")
+    parser.add_argument("--train-sizes", metavar="S,S,..",
+                        help="train at these sides, one drawn per step (default: --img-size alone); not with --cache-features")
+    parser.add_argument("--val-sizes", metavar="S,S,..",
+                        help="validate at these sides, mIoU averaged (default: --img-size)")
     parser.add_argument("--batch-size", type=int, default=8, metavar="B", help="episodes per step (default 8)")
     parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3, the paper's)")
     parser.add_argument("--epochs", type=int, metavar="E", help="epochs to train (default 10, unless --iters)")
@@ -77,11 +81,18 @@ def config_from_args(args: argparse.Namespace):
                       synthetic_size=args.synthetic_size, val_episodes=args.val_episodes)
     return TrainConfig(out_dir=args.out, data=data, backbone=args.backbone,
                        backbone_weights=args.backbone_weights, img_size=args.img_size,
+                       train_sizes=_sizes(args.train_sizes, "--train-sizes"), val_sizes=_sizes(args.val_sizes, "--val-sizes"),
                        batch_size=args.batch_size, lr=args.lr, epochs=args.epochs, iters=args.iters,
                        epoch_size=args.epoch_size, cache_features=args.cache_features,
                        cache_episodes=args.cache_episodes, cache_dtype=args.cache_dtype, seed=args.seed,
                        device=args.device, init_from=args.init_from, resume=args.resume, save_initial=args.save_initial,
                        tensorboard=args.tensorboard, progress=not args.quiet)
+
+
+def _sizes(text, option: str):
+    from .int_list import parse_positive_ints
+
+    return None if text is None else parse_positive_ints(text, option, "160,288,400,480")
 
 
 def set_threads(threads) -> None:

@@ -100,8 +100,22 @@ def check_backbone_file_name(path) -> None:
         )
 
 
+# Backbone tensors HSNet never runs: a weight file may leave them out (they keep their zeros).
+UNUSED_BACKBONE_PREFIXES = ("classifier.",)
+
+
+def with_unused_backbone_tensors(model, state: dict) -> dict:
+    """A backbone ``state`` that leaves out the tensors HSNet never runs, completed with the
+    model's own (zeros); a state that has them is returned as it is."""
+    if any(k.startswith(UNUSED_BACKBONE_PREFIXES) for k in state):
+        return state
+    own = model.backbone.state_dict()
+    return {**state, **{k: v for k, v in own.items() if k.startswith(UNUSED_BACKBONE_PREFIXES)}}
+
+
 def load_backbone_file(model, path) -> None:
-    """Load a torchvision weight file (``module.``/``backbone.`` prefixes allowed) into ``model.backbone``."""
+    """Load a torchvision weight file (``module.``/``backbone.`` prefixes allowed) into ``model.backbone``.
+    VGG16's classifier (never run by HSNet) may be absent from the file."""
     check_backbone_file_name(path)
     state = _strip_prefix(_strip_prefix(read_state_dict(path, "backbone weight file"), "module."), "backbone.")
-    check_and_load(model.backbone, state, f"{model.backbone_name} backbone weight file", path)
+    check_and_load(model.backbone, with_unused_backbone_tensors(model, state), f"{model.backbone_name} backbone weight file", path)

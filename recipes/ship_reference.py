@@ -1,7 +1,7 @@
 """Turn a trained checkpoint into the shipped reference model, and back.
 
     python recipes/ship_reference.py ship runs/reference/stage2/best_model.pt OUT.npz \
-        --img-size 200 --synthetic-size 200 --seed 0 [--install]
+        --img-size 400 --train-sizes 160,240,320,400 --synthetic-size 400 --seed 0 [--install]
     python recipes/ship_reference.py assemble OUT.npz reference_model.pt
 
 ``ship`` stores the learner as float16 (``hsnet.reference_model.write_reference``: the
@@ -20,14 +20,15 @@ import sys
 from pathlib import Path
 
 
-def ship(checkpoint: str, out: str, img_size: int, seed: int, install: bool, synthetic_size: int | None = None) -> None:
+def ship(checkpoint: str, out: str, img_size: int, seed: int, install: bool, synthetic_size: int | None = None,
+         train_sizes: tuple[int, ...] | None = None) -> None:
     from hsnet_deploy.hsnet import load_hsnet
     from hsnet_deploy.hsnet.checkpoint import file_sha256
     from hsnet_deploy.hsnet.reference_model import WEIGHTS, info_path, write_reference
 
     model = load_hsnet(checkpoint=checkpoint)
     extra = {"seed": seed, "img_size": img_size, "synthetic_size": synthetic_size or img_size,
-             "trained_from": file_sha256(checkpoint)}
+             "train_sizes": list(train_sizes or (img_size,)), "trained_from": file_sha256(checkpoint)}
     info = write_reference(model, Path(out), extra=extra)
     print(f"wrote {out} ({Path(out).stat().st_size / 2**20:.2f} MiB) and {info_path(Path(out))}: "
           f"backbone {info['backbone_sha256'][:12]}, weights {info['weights_sha256'][:12]}")
@@ -55,7 +56,9 @@ def main(argv=None) -> int:
     p = sub.add_parser("ship")
     p.add_argument("checkpoint")
     p.add_argument("out")
-    p.add_argument("--img-size", type=int, required=True, help="the size it was trained and is scored at")
+    p.add_argument("--img-size", type=int, required=True,
+                   help="the size the commands run it at when none is given (one it was trained at)")
+    p.add_argument("--train-sizes", default=None, help="the sides it was trained at, e.g. 160,240,320,400 (default: --img-size)")
     p.add_argument("--seed", type=int, default=0, help="the --seed the run was trained with (default 0)")
     p.add_argument("--synthetic-size", type=int, default=None, help="the training data's --synthetic-size (default: --img-size)")
     p.add_argument("--install", action="store_true", help="also copy into hsnet/reference_weights/")
@@ -67,7 +70,8 @@ def main(argv=None) -> int:
 
     try:
         if args.cmd == "ship":
-            ship(args.checkpoint, args.out, args.img_size, args.seed, args.install, args.synthetic_size)
+            sizes = tuple(int(x) for x in args.train_sizes.split(",")) if args.train_sizes else None
+            ship(args.checkpoint, args.out, args.img_size, args.seed, args.install, args.synthetic_size, sizes)
         else:
             assemble(args.weights, args.out)
     except UserError as err:

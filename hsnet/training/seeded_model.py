@@ -42,11 +42,16 @@ def build_model(backbone: str = "resnet50", seed: int = 0, backbone_weights: Opt
 
 
 def backbone_fingerprint(model) -> str:
-    """SHA-256 of the frozen backbone's tensors (names, shapes, bytes), in state_dict order."""
+    """SHA-256 of the frozen backbone's tensors (names, shapes, bytes), in state_dict order;
+    the tensors HSNet never runs (VGG16's classifier, zeros) are left out."""
     import hashlib
+
+    from ..state_dicts import UNUSED_BACKBONE_PREFIXES
 
     digest = hashlib.sha256()
     for name, tensor in model.backbone.state_dict().items():
+        if name.startswith(UNUSED_BACKBONE_PREFIXES):
+            continue
         digest.update(f"{name}{tuple(tensor.shape)}{tensor.dtype}".encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()

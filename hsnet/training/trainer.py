@@ -7,7 +7,10 @@ Per step, B 1-shot episodes (query q, support s with mask m, query label y):
     Adam(learner parameters, lr 1e-3) step
 
 y is the query label at the network size (legacy nearest), the ignore label 255 counted
-as background as in the official training. With ``cache_features`` the backbone never
+as background as in the official training. With several ``train_sizes`` each step draws
+its network side S from them (uniformly, from the run's own generator, so a resumed run
+draws the same sides): the learner is size-agnostic, but what it learns is not, and a
+learner trained at one side alone predicts nothing a few sizes away. With ``cache_features`` the backbone never
 runs during training: z comes from the cached features of a fixed image pool
 (:mod:`.feature_cache`), query/support pairs redrawn each step.
 
@@ -28,7 +31,7 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -62,8 +65,8 @@ SUMMARY = "train_summary.json"
 LOG_FIELDS = ("epoch", "step", "episodes", "train_loss", "train_miou", "val_loss", "val_miou",
               "val_fbiou", "best_miou", "lr", "elapsed_s")
 # Settings a resumed run must share with the run it continues.
-RESUME_KEYS = ("backbone", "backbone_weights", "img_size", "batch_size", "lr", "epoch_size",
-               "cache_features", "cache_episodes", "cache_dtype", "seed", "data", "init_from")
+RESUME_KEYS = ("backbone", "backbone_weights", "img_size", "train_sizes", "val_sizes", "batch_size", "lr",
+               "epoch_size", "cache_features", "cache_episodes", "cache_dtype", "seed", "data", "init_from")
 
 
 @dataclass
@@ -73,6 +76,8 @@ class TrainConfig:
     backbone: str = "resnet50"
     backbone_weights: Optional[str] = None
     img_size: int = 400
+    train_sizes: Optional[Tuple[int, ...]] = None  # sides drawn per step (default: img_size alone)
+    val_sizes: Optional[Tuple[int, ...]] = None  # sides validated at, mIoU averaged (default: img_size)
     batch_size: int = 8
     lr: float = 1e-3
     epochs: Optional[int] = None  # default 10 when iters is None
@@ -91,6 +96,14 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @property
+    def sizes(self) -> Tuple[int, ...]:
+        return tuple(self.train_sizes) if self.train_sizes else (self.img_size,)
+
+    @property
+    def validation_sizes(self) -> Tuple[int, ...]:
+        return tuple(self.val_sizes) if self.val_sizes else (self.img_size,)
 
 
 def pixel_cross_entropy(logits: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
@@ -114,7 +127,11 @@ class Trainer:
             raise UserError("--epochs and --iters must be at least 1")
         if c.cache_features and c.cache_episodes < 1:
             raise UserError("--cache-episodes must be at least 1")
-        check_image_size(c.img_size, c.img_size, c.backbone)
+        for side in {c.img_size, *c.sizes, *c.validation_sizes}:
+            check_image_size(side, side, c.backbone)
+        if c.cache_features and {*c.sizes, *c.validation_sizes} != {c.img_size}:
+            raise UserError("--train-sizes / --val-sizes need the backbone at every step: they do not apply with "
+                            "--cache-features, which caches one size (--img-size)")
         from ...output_paths import check_output_folder
 
         self.out = check_output_folder(Path(c.out_dir), "--out", make_parents=True)  # a folder that takes files, or can be made
@@ -218,8 +235,10 @@ class Trainer:
             logits = store_logits(self.model, self.train_store, q_idx, self.train_store, s_idx, self.device)
             labels, classes = self.train_store.labels[q_idx], self.train_store.classes[q_idx]
         else:
+            sizes = c.sizes
+            size = sizes[self.rng.randint(len(sizes))] if len(sizes) > 1 else sizes[0]  # one side alone draws nothing
             episodes = [self.data.train_episode(self.episodes + i, self.rng) for i in range(c.batch_size)]
-            batch = collate_episodes(episodes, c.img_size).to(self.device)
+            batch = collate_episodes(episodes, size).to(self.device)
             logits = self.model(batch.query_img, batch.support_imgs, batch.support_masks)
             labels, classes = batch.query_label, batch.class_ids
         self.episodes += c.batch_size
@@ -238,7 +257,16 @@ class Trainer:
     # ------------------------------------------------------------------ validation
     @torch.no_grad()
     def validate(self, batch_size: int = 16) -> Dict[str, float]:
-        """Loss, mIoU, FB-IoU on the fixed validation episodes (network size, 1-shot)."""
+        """Loss, mIoU, FB-IoU on the fixed validation episodes (1-shot), averaged over the
+        validation sizes; ``val_miou@S`` per size when there are several."""
+        sizes = self.config.validation_sizes
+        per_size = {size: self._validate_at(size, batch_size) for size in sizes}
+        out = {key: float(np.mean([r[key] for r in per_size.values()])) for key in ("val_loss", "val_miou", "val_fbiou")}
+        if len(sizes) > 1:
+            out.update({f"val_miou@{size}": r["val_miou"] for size, r in per_size.items()})
+        return out
+
+    def _validate_at(self, size: int, batch_size: int) -> Dict[str, float]:
         self.model.eval()
         acc = MIoUAccumulator(self.data.val_class_ids)
         losses, count = 0.0, 0
@@ -250,8 +278,7 @@ class Trainer:
                 logits = store_logits(self.model, self.val_store, q, self.val_store, q + 1, self.device)[:, 0]
                 labels, classes = self.val_store.labels[q], self.val_store.classes[q]
             else:
-                batch = collate_episodes([self.data.val.episode(i) for i in range(start, stop)],
-                                         self.config.img_size).to(self.device)
+                batch = collate_episodes([self.data.val.episode(i) for i in range(start, stop)], size).to(self.device)
                 logits = self.model(batch.query_img, batch.support_imgs, batch.support_masks)[:, 0]
                 labels, classes = batch.query_label, batch.class_ids
             losses += float(pixel_cross_entropy(logits, labels)) * (stop - start)
@@ -279,7 +306,8 @@ class Trainer:
             self._say(f"nothing to do: step {self.step} already reached --iters/--epochs ({self.total_steps} steps)")
             return self.summary()
         self._open_tensorboard()
-        self._say(f"{self.data.describe()}; {c.backbone} at {c.img_size}px on {self.device}; "
+        sides = "/".join(map(str, c.sizes))
+        self._say(f"{self.data.describe()}; {c.backbone} at {sides}px on {self.device}; "
                   f"{self.iters_per_epoch} steps/epoch, steps {self.step} -> {self.total_steps}")
         if c.cache_features:
             t0 = time.perf_counter()
@@ -317,7 +345,7 @@ class Trainer:
                 if c.progress:
                     bar.write(f"epoch {row['epoch']} step {self.step}: train loss {row['train_loss']:.4f} "
                               f"mIoU {row['train_miou']:.1f} | val loss {row['val_loss']:.4f} "
-                              f"mIoU {row['val_miou']:.2f} FB-IoU {row['val_fbiou']:.2f} | "
+                              f"mIoU {row['val_miou']:.2f}{_per_size(row)} FB-IoU {row['val_fbiou']:.2f} | "
                               f"best {self.best_miou:.2f} (step {self.best_step}) | {self.elapsed:.0f} s")
                 epoch_loss, epoch_steps = 0.0, 0
                 train_acc = MIoUAccumulator(self.data.train_class_ids)
@@ -371,6 +399,12 @@ class Trainer:
         except ImportError:
             raise UserError("--tensorboard needs the tensorboard package (pip install tensorboard)") from None
         self._tb = SummaryWriter(str(self.out / "tensorboard"), purge_step=self.step or None)
+
+
+def _per_size(row: Dict[str, float]) -> str:
+    """" (200: 61.2, 400: 58.0)" when the row has per-size mIoU, else ""."""
+    parts = [f"{key.split('@')[1]}: {value:.1f}" for key, value in row.items() if key.startswith("val_miou@")]
+    return f" ({', '.join(parts)})" if parts else ""
 
 
 def _accumulate(acc: MIoUAccumulator, logits: torch.Tensor, labels: torch.Tensor, classes: torch.Tensor) -> None:

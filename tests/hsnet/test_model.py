@@ -305,6 +305,30 @@ def test_learner_only_checkpoint_plus_torchvision_backbone_file(tmp_path, random
         load_hsnet("resnet50", tmp_path / "learner.pt")
 
 
+def test_a_vgg16_backbone_file_may_leave_out_the_classifier_hsnet_never_runs(tmp_path, random_hsnet):
+    """Conv-only VGG16 weights (recipes/hed_vgg16.py writes such files) load, the classifier
+    keeps its zeros, and the backbone fingerprint ignores it; a conv tensor missing still fails."""
+    from hsnet_deploy.hsnet.training.seeded_model import backbone_fingerprint
+
+    model = random_hsnet("vgg16", seed=3)
+    convs = {k: v for k, v in model.backbone.state_dict().items() if k.startswith("features.")}
+    torch.save(convs, tmp_path / "vgg16_convs.pt")
+    loaded = load_hsnet("vgg16", backbone_weights=tmp_path / "vgg16_convs.pt")
+    own = loaded.backbone.state_dict()
+    assert all(torch.equal(own[k], v) for k, v in convs.items())
+    assert all(not v.any() for k, v in own.items() if k.startswith("classifier."))
+    with torch.no_grad():
+        loaded.backbone.classifier[0].weight.fill_(1.0)
+    assert backbone_fingerprint(loaded) == backbone_fingerprint(model)
+    with torch.no_grad():
+        loaded.backbone.features[0].weight.add_(1.0)
+    assert backbone_fingerprint(loaded) != backbone_fingerprint(model)
+    del convs["features.28.bias"]
+    torch.save(convs, tmp_path / "vgg16_short.pt")
+    with pytest.raises(UserError, match=r"missing \(e\.g\. features\.28\.bias"):
+        load_hsnet("vgg16", backbone_weights=tmp_path / "vgg16_short.pt")
+
+
 @pytest.mark.slow
 def test_checkpoint_of_another_backbone_is_a_clear_error(tmp_path, random_hsnet):
     save_official_checkpoint(random_hsnet("vgg16"), tmp_path / "vgg.pt")

@@ -145,3 +145,52 @@ def test_an_in_memory_export_records_the_weights_it_holds(tmp_path):
     other["support_encoder"].replace(ref["support_encoder"])  # pair a foreign support encoder with the query graph
     with pytest.raises(UserError, match="come from different exports .checkpoint_sha256"):
         resolve_model_files(ref["query"])
+
+
+# ---- the reference segments at every size users export, not only where it was trained
+def _held_out_scores(model, size: int, episodes: int, nshot: int = 1):
+    """mIoU of ``model`` (eager, CPU) on held-out synthetic episodes at network side ``size``,
+    the data generated at the record's synthetic size, and the share of foreground pixels."""
+    from hsnet_deploy.hsnet.data.synthetic import SyntheticFewShot
+    from hsnet_deploy.hsnet.evaluation.evaluate import SegmenterPredictor, evaluate
+    from hsnet_deploy.runtime import RuntimeOptions, Segmenter
+
+    synthetic = int(reference_model.read_info().get("synthetic_size", size))
+    dataset = SyntheticFewShot(seed=0, split="test", img_size=synthetic, shot=nshot, n_episodes=episodes)
+    with Segmenter.from_models({"query": model}, "torch", RuntimeOptions(device="cpu", img_size=size)) as segmenter:
+        return evaluate(SegmenterPredictor(segmenter), dataset, progress=False).miou
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return reference_model.load_reference()
+
+
+@pytest.mark.parametrize("size", [200, 400])
+def test_the_shipped_weights_segment_held_out_classes_at_two_sizes(shipped, size):
+    """A floor well under the 1000-episode figures (README) but far above a blank model (0)."""
+    assert _held_out_scores(shipped, size, episodes=6) > 40
+
+
+@pytest.mark.slow
+def test_the_fp32_export_at_the_default_size_predicts_foreground(shipped, tmp_path):
+    """The blank-mask guard: exported at the size export picks by itself, the FP32 graphs
+    find foreground in every held-out query, about as much as there is."""
+    import numpy as np
+    from hsnet_deploy.hsnet.data.synthetic import SyntheticFewShot
+    from hsnet_deploy.runtime import RuntimeOptions, Segmenter
+
+    assert _cli("export", "--checkpoint", "reference", "--split", "-o", tmp_path / "ref.onnx", "--quiet") == 0
+    size = int(reference_model.read_info()["img_size"])
+    synthetic = int(reference_model.read_info().get("synthetic_size", size))
+    dataset = SyntheticFewShot(seed=0, split="test", img_size=synthetic, shot=1, n_episodes=5)
+    predicted, truth = [], []
+    with Segmenter.load(tmp_path / "ref.onnx", options=RuntimeOptions(img_size=size)) as segmenter:
+        assert segmenter.img_size == size
+        for i in range(len(dataset)):
+            ep = dataset.episode(i)
+            mask = segmenter.segment(ep.query_image, ep.support_images, ep.support_masks)
+            predicted.append(float(mask.mean()))
+            truth.append(float((ep.query_mask == 1).mean()))
+    assert all(p > 0.25 * t for p, t in zip(predicted, truth)), (predicted, truth)
+    assert 0.5 < np.sum(predicted) / np.sum(truth) < 2, (predicted, truth)

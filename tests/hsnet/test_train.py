@@ -199,3 +199,46 @@ def test_init_from_starts_the_learner_from_a_checkpoint(tmp_path, built_model):
         fresh_trainer(tmp_path / "c", other, init_from=str(tmp_path / "a" / BEST)).fit()
     with pytest.raises(UserError, match="checkpoint not found"):
         fresh_trainer(tmp_path / "d", built_model, init_from=str(tmp_path / "none.pt")).fit()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--train-sizes", "64,96", "--cache-features"], "do not apply with --cache-features"),
+    (["--val-sizes", "64,96", "--cache-features"], "do not apply with --cache-features"),
+    (["--train-sizes", "64,x"], "--train-sizes must be a positive integer or a comma list"),
+    (["--val-sizes", "0"], "--val-sizes must be a positive integer or a comma list"),
+    (["--train-sizes", "64,264", "--backbone", "vgg16"], "valid HSNet pyramid"),
+])
+def test_size_list_errors_are_one_line(argv, message, tmp_path, capsys):
+    rc = main(["train", "--out", str(tmp_path / "run"), "--quiet", *argv])
+    err = capsys.readouterr().err
+    assert rc == 2 and message in err and err.count("\n") == 1, err
+    assert not (tmp_path / "run").exists()
+
+
+def test_several_train_sizes_draw_one_side_per_step_reproducibly(tmp_path, built_model, monkeypatch):
+    """Each step's batch comes at a side drawn from --train-sizes by the run's own generator
+    (so a resumed run draws the same), and validation reports every --val-sizes side."""
+    from hsnet_deploy.hsnet.training import trainer as trainer_module
+
+    real = trainer_module.collate_episodes
+
+    def run(out):
+        seen = []
+
+        def spy(episodes, size):
+            seen.append(size)
+            return real(episodes, size)
+
+        monkeypatch.setattr(trainer_module, "collate_episodes", spy)
+        t = fresh_trainer(out, built_model, cache_features=False, train_sizes=(64, 96), val_sizes=(64, 96),
+                          iters=6, epoch_size=12, data=DataConfig(synthetic_size=48, val_episodes=2))
+        t.fit()
+        return seen, t.log[-1]
+
+    seen, row = run(tmp_path / "a")
+    train_sides = seen[:6]
+    assert set(train_sides) == {64, 96}, seen  # both drawn (seed 0), one side per batch
+    assert seen[6:] == [64, 96]  # then validation at each side
+    assert row["val_miou"] == pytest.approx((row["val_miou@64"] + row["val_miou@96"]) / 2)
+    again, _ = run(tmp_path / "b")
+    assert again == seen
