@@ -18,7 +18,7 @@ from .settings import (
     DEFAULT_GRID_ROWS,
     DEFAULT_QUERIES,
     DEFAULT_THREADS,
-    FALLBACK_IMG_SIZE,
+    DEMO_IMG_SIZE,
 )
 
 HELP = "the deployment path in about a minute: shipped model -> ONNX -> torch-free runtime on synthetic queries"
@@ -56,8 +56,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                          help="untrained random weights (seed --seed) instead: the masks and mIoU mean nothing, "
                               "and the output says RANDOM")
     parser.add_argument("--img-size", type=int, metavar="N",
-                        help="network input side (default: the reference model's training size from its record; "
-                             f"{FALLBACK_IMG_SIZE} for a checkpoint file or random weights)")
+                        help=f"network input side (default {DEMO_IMG_SIZE}, about a minute on a CPU; the reference "
+                             "model segments at every side from 160 to 480: --img-size 400 is the paper's size)")
     parser.add_argument("--shots", type=int, default=1, metavar="K", help="support images K (default 1)")
     parser.add_argument("--queries", type=int, default=DEFAULT_QUERIES, metavar="N",
                         help=f"queries in the stream, the first one a warm-up (default {DEFAULT_QUERIES}, at least 2)")
@@ -89,7 +89,7 @@ def write_images(args: argparse.Namespace) -> int:
     from ...output_paths import check_output_folder
 
     root = check_output_folder(args.write_images, "--write-images")
-    size = args.img_size or int(read_info().get("synthetic_size", FALLBACK_IMG_SIZE))
+    size = args.img_size or int(read_info().get("synthetic_size", DEMO_IMG_SIZE))
     SyntheticFewShot(seed=args.seed, split="test", img_size=size).write(root, IMAGES_PER_CLASS, progress=not args.quiet)
     first = sorted(p for p in root.iterdir() if p.is_dir())[0]
     print(f"wrote {IMAGES_PER_CLASS} images + masks ({size}x{size}) per held-out class to {root}/<class>/; try:\n"

@@ -102,8 +102,8 @@ def _cli(*argv):
 
 @pytest.mark.slow
 def test_the_reference_runs_at_its_training_size_in_run_export_and_compare_both_orders(tmp_path, capsys):
-    """The shipped model predicts nothing at 400 (the .pt default): every command must take its
-    recorded size unless told otherwise, and compare must agree whichever side it is on."""
+    """Every command takes the recorded size unless told otherwise (the model shipped until
+    2026-12 predicted nothing away from it), and compare agrees whichever side it is on."""
     import numpy as np
     from hsnet_deploy.hsnet.data.synthetic import SyntheticFewShot
     from PIL import Image
@@ -115,7 +115,7 @@ def test_the_reference_runs_at_its_training_size_in_run_export_and_compare_both_
                 "-o", tmp_path / "p.png") == 0
     predicted, truth = np.asarray(Image.open(tmp_path / "p.png")) > 0, np.asarray(Image.open(cls / "001.png")) > 0
     assert f"img_size={size}" in capsys.readouterr().out
-    assert (predicted & truth).sum() / (predicted | truth).sum() > 0.5  # at 400 the mask was empty
+    assert (predicted & truth).sum() / (predicted | truth).sum() > 0.5
 
     assert _cli("export", "--checkpoint", "reference", "-o", tmp_path / "ref.onnx", "--quiet") == 0  # no --img-size
     assert f"{size}x{size}" in capsys.readouterr().out
