@@ -1,8 +1,8 @@
 """What ``hsnet-deploy demo`` is asked to do, checked before any work starts.
 
 Every bad input is one UserError line, raised here, before a model is loaded or a file
-written (the command exits 2 and leaves nothing behind). Defaults that depend on the
-model are filled in by :func:`resolve_settings`:
+written (the command exits 2 and leaves nothing behind). Defaults left as ``None`` are
+filled in by :func:`resolve_settings`:
 
     img_size   :data:`DEMO_IMG_SIZE` (the reference is trained for every side from 160 to
                480; 200 keeps the demo to about a minute on a CPU; ``--img-size 400`` shows

@@ -10,9 +10,10 @@ y is the query label at the network size (legacy nearest), the ignore label 255 
 as background as in the official training. With several ``train_sizes`` each step draws
 its network side S from them (uniformly, from the run's own generator, so a resumed run
 draws the same sides): the learner is size-agnostic, but what it learns is not, and a
-learner trained at one side alone predicts nothing a few sizes away. With ``cache_features`` the backbone never
-runs during training: z comes from the cached features of a fixed image pool
-(:mod:`.feature_cache`), query/support pairs redrawn each step.
+learner trained at one side alone predicts nothing a few sizes away. With
+``cache_features`` the backbone never runs during training: z comes from the cached
+features of a fixed image pool (:mod:`.feature_cache`), query/support pairs redrawn each
+step.
 
 An epoch is ``ceil(epoch_size / B)`` steps. After every epoch (and after the last step),
 the model is validated on fixed held-out episodes: mIoU / FB-IoU with the official
@@ -381,7 +382,8 @@ class Trainer:
         from ...atomic_file import write_text_atomic
 
         text = io.StringIO()
-        writer = csv.DictWriter(text, fieldnames=LOG_FIELDS, extrasaction="ignore", lineterminator="\n")
+        per_size = tuple(dict.fromkeys(k for r in self.log for k in r if k.startswith("val_miou@")))
+        writer = csv.DictWriter(text, fieldnames=LOG_FIELDS + per_size, extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
         for r in self.log:
             writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})

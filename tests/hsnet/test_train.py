@@ -240,5 +240,7 @@ def test_several_train_sizes_draw_one_side_per_step_reproducibly(tmp_path, built
     assert set(train_sides) == {64, 96}, seen  # both drawn (seed 0), one side per batch
     assert seen[6:] == [64, 96]  # then validation at each side
     assert row["val_miou"] == pytest.approx((row["val_miou@64"] + row["val_miou@96"]) / 2)
+    logged = list(csv.DictReader((tmp_path / "a" / LOG).open()))[-1]
+    assert float(logged["val_miou@96"]) == pytest.approx(row["val_miou@96"], abs=1e-4)
     again, _ = run(tmp_path / "b")
     assert again == seen
