@@ -3,7 +3,9 @@
 What it is: HSNet-ResNet50 whose backbone is a *random*, frozen ResNet50 drawn from a seed
 (no ImageNet weights can be had where this project is built; ``training.seeded_model``
 says exactly how), and whose learner was trained on the synthetic dataset's 20 training
-classes (``recipes/reference_model.sh``). It segments the synthetic shapes of the 10
+classes (``recipes/reference_model.sh``), its last stage with each step's side drawn from
+160 to 480, so it segments at every side in that range; its record's ``img_size`` (400) is
+the side commands use when none is given. It segments the synthetic shapes of the 10
 held-out classes; it is NOT a model for real photographs: those need an official HSNet
 checkpoint (``best_model.pt``).
 
