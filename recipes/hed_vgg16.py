@@ -41,7 +41,19 @@ CAFFE_MEAN_BGR = np.array([104.00699, 116.66877, 122.67892], dtype=np.float64)
 # HED's conv names in VGG16 order -> torchvision's features index
 KERAS_CONVS = [f"block{b}/layers/{name}" for b, n in ((1, 2), (2, 2), (3, 3), (4, 3), (5, 3))
                for name in ["conv2d"] + [f"conv2d_{i}" for i in range(1, n)]]
-TORCH_INDEX = (0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28)
+
+
+def torch_conv_indices() -> list[int]:
+    """``features`` indices of the 13 convolutions, from hsnet.vgg's layout (conv + ReLU
+    take two slots, a max-pool one): 0, 2, 5, 7, 10, ..., 28."""
+    from hsnet_deploy.hsnet.vgg import VGG16_LAYOUT
+
+    indices, idx = [], 0
+    for item in VGG16_LAYOUT:
+        if item != "M":
+            indices.append(idx)
+        idx += 1 if item == "M" else 2
+    return indices
 
 
 def read_hed_convs(path: str) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -74,7 +86,7 @@ def convert(h5_path: str, out: str) -> dict:
     convs = read_hed_convs(h5_path)
     convs[0] = fold_input_convention(*convs[0])
     state = {}
-    for idx, (kernel, bias) in zip(TORCH_INDEX, convs):
+    for idx, (kernel, bias) in zip(torch_conv_indices(), convs, strict=True):
         state[f"features.{idx}.weight"] = torch.from_numpy(kernel.astype(np.float16).astype(np.float32))
         state[f"features.{idx}.bias"] = torch.from_numpy(bias.astype(np.float16).astype(np.float32))
     torch.save(state, out)

@@ -70,7 +70,9 @@ def main(argv=None) -> int:
 
     try:
         if args.cmd == "ship":
-            sizes = tuple(int(x) for x in args.train_sizes.split(",")) if args.train_sizes else None
+            from hsnet_deploy.cli.int_list import parse_positive_ints
+
+            sizes = parse_positive_ints(args.train_sizes, "--train-sizes", "160,400") if args.train_sizes else None
             ship(args.checkpoint, args.out, args.img_size, args.seed, args.install, args.synthetic_size, sizes)
         else:
             assemble(args.weights, args.out)

@@ -74,22 +74,33 @@ def test_the_shipped_reference_loads_under_its_one_name():
     assert info["img_size"] >= 200 and "not for real photographs" in info["what"]
 
 
-@pytest.mark.slow
-def test_the_shipped_model_beats_the_untrained_learner_on_held_out_episodes():
-    """Both scored here, on the same held-out synthetic episodes, at the shipped size."""
+def _held_out_miou(model, size: int, episodes: int) -> float:
+    """1-shot mIoU of ``model`` (eager, CPU) on held-out synthetic episodes at network side
+    ``size``, the data generated at the record's synthetic size."""
     from hsnet_deploy.hsnet.data.synthetic import SyntheticFewShot
     from hsnet_deploy.hsnet.evaluation.evaluate import SegmenterPredictor, evaluate
-    from hsnet_deploy.hsnet.training.seeded_model import build_model
     from hsnet_deploy.runtime import RuntimeOptions, Segmenter
+
+    synthetic = int(reference_model.read_info().get("synthetic_size", size))
+    dataset = SyntheticFewShot(seed=0, split="test", img_size=synthetic, shot=1, n_episodes=episodes)
+    with Segmenter.from_models({"query": model}, "torch", RuntimeOptions(device="cpu", img_size=size)) as segmenter:
+        return evaluate(SegmenterPredictor(segmenter), dataset, progress=False).miou
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return reference_model.load_reference()
+
+
+@pytest.mark.slow
+def test_the_shipped_model_beats_the_untrained_learner_on_held_out_episodes(shipped):
+    """Both scored here, on the same held-out synthetic episodes, at the recorded size."""
+    from hsnet_deploy.hsnet.training.seeded_model import build_model
 
     assert reference_model.WEIGHTS.exists(), "the reference weights ship with the package"
     size = int(reference_model.read_info()["img_size"])
-    dataset = SyntheticFewShot(seed=0, split="test", img_size=size, shot=1, n_episodes=12)
-    scores = {}
-    for name, model in (("shipped", reference_model.load_reference()), ("untrained", build_model("resnet50", 0).eval())):
-        options = RuntimeOptions(device="cpu", img_size=size)
-        with Segmenter.from_models({"query": model}, "torch", options) as segmenter:
-            scores[name] = evaluate(SegmenterPredictor(segmenter), dataset, progress=False).miou
+    scores = {name: _held_out_miou(model, size, episodes=12)
+              for name, model in (("shipped", shipped), ("untrained", build_model("resnet50", 0).eval()))}
     assert scores["shipped"] > scores["untrained"] + 30, scores
 
 
@@ -148,32 +159,14 @@ def test_an_in_memory_export_records_the_weights_it_holds(tmp_path):
 
 
 # ---- the reference segments at every size users export, not only where it was trained
-def _held_out_scores(model, size: int, episodes: int, nshot: int = 1):
-    """mIoU of ``model`` (eager, CPU) on held-out synthetic episodes at network side ``size``,
-    the data generated at the record's synthetic size, and the share of foreground pixels."""
-    from hsnet_deploy.hsnet.data.synthetic import SyntheticFewShot
-    from hsnet_deploy.hsnet.evaluation.evaluate import SegmenterPredictor, evaluate
-    from hsnet_deploy.runtime import RuntimeOptions, Segmenter
-
-    synthetic = int(reference_model.read_info().get("synthetic_size", size))
-    dataset = SyntheticFewShot(seed=0, split="test", img_size=synthetic, shot=nshot, n_episodes=episodes)
-    with Segmenter.from_models({"query": model}, "torch", RuntimeOptions(device="cpu", img_size=size)) as segmenter:
-        return evaluate(SegmenterPredictor(segmenter), dataset, progress=False).miou
-
-
-@pytest.fixture(scope="module")
-def shipped():
-    return reference_model.load_reference()
-
-
 @pytest.mark.parametrize("size", [200, 400])
 def test_the_shipped_weights_segment_held_out_classes_at_two_sizes(shipped, size):
     """A floor well under the 1000-episode figures (README) but far above a blank model (0)."""
-    assert _held_out_scores(shipped, size, episodes=6) > 40
+    assert _held_out_miou(shipped, size, episodes=6) > 40
 
 
 @pytest.mark.slow
-def test_the_fp32_export_at_the_default_size_predicts_foreground(shipped, tmp_path):
+def test_the_fp32_export_at_the_default_size_predicts_foreground(tmp_path):
     """The blank-mask guard: exported at the size export picks by itself, the FP32 graphs
     find foreground in every held-out query, about as much as there is."""
     import numpy as np
