@@ -4,7 +4,9 @@
 
 The graph's I/O names, dtypes and hsnet-deploy metadata are those of the file, so a
 Segmenter runs it exactly as it runs the onnxruntime runner: same pre/post-processing,
-same masks (f32 inference: logits within 1e-4 of onnxruntime's on FP32 files).
+same masks (f32 inference: logits within 1e-4 of onnxruntime's on FP32 files). What runs
+is compiled for the shapes it is fed, once per new shape (``loader.ShapeRequests``: static
+shapes run faster than the file's dynamic B and K); the ports are read from the graph.
 """
 
 from __future__ import annotations
@@ -39,10 +41,10 @@ def _spec(port) -> TensorSpec:
 
 
 class OpenVinoRunner(Runner):
-    """An OpenVINO ``CompiledModel`` behind the Runner interface (one infer request)."""
+    """OpenVINO behind the Runner interface (an infer request per static input shapes)."""
 
     backend = "openvino"
-    _handle = "_request"
+    _handle = "_requests"
 
     def __init__(self, model: Union[ModelSource, OpenVinoLoader], device: str = "CPU",
                  precision: str = "f32", threads: Optional[int] = None) -> None:
@@ -50,23 +52,24 @@ class OpenVinoRunner(Runner):
         super().__init__(loader.source)
         self.loader = loader
         self.info: Optional[GraphInfo] = None
-        self._request = None
+        self._requests = None
 
     def _activate(self) -> None:
-        compiled, metadata = self.loader()
+        network, metadata = self.loader.network()
         self.metadata = dict(metadata)
-        self.inputs = {s.name: s for s in map(_spec, compiled.inputs)}
-        self.outputs = {s.name: s for s in map(_spec, compiled.outputs)}
+        self.inputs = {s.name: s for s in map(_spec, network.inputs)}
+        self.outputs = {s.name: s for s in map(_spec, network.outputs)}
         self.info = GraphInfo.from_metadata(self.metadata, self.path)
         check_io_names(self.info.kind, tuple(self.inputs), tuple(self.outputs), self.path)
-        self._request = compiled.create_infer_request()
+        self._requests = self.loader.requests()
 
     def _deactivate(self) -> None:
-        self._request = None
+        self._requests = None
 
     def _infer(self, feed: dict[str, np.ndarray], copy_outputs: bool) -> dict[str, np.ndarray]:
+        request = self._requests.request_for(feed)  # compiles on a new shape: UserError if it cannot
         try:
-            results = self._request.infer(feed)
+            results = request.infer(feed, share_inputs=True)  # no copy of the (cached, large) support features
         except Exception as err:  # noqa: BLE001 - shape errors and the like come as RuntimeError
             reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise UserError(f"{self.path}: OpenVINO inference failed: {reason[:200]}") from None

@@ -31,6 +31,28 @@ def test_episode_graph_matches_the_reference_for_every_k_on_one_compiled_model(g
             assert out["mask"].dtype == np.uint8 and out["mask"].shape == (b, S, S)
 
 
+def test_each_input_shape_runs_on_its_own_static_compile(graphs, monkeypatch):
+    """Static shapes run faster than the file's dynamic B and K (loader doc): one compile per
+    new shape, reused after, the least recently used dropped past MAX_SHAPES."""
+    from hsnet_deploy.runtime.openvino import loader as ov_loader
+
+    monkeypatch.setattr(ov_loader, "MAX_SHAPES", 2)
+    with OpenVinoRunner(str(graphs)) as runner:
+        compiles = []
+        compile_once = runner.loader.compile
+        monkeypatch.setattr(runner.loader, "compile", lambda shapes=None, profiling=False:
+                            compiles.append(shapes) or compile_once(shapes, profiling))
+        for b, k in ((1, 1), (1, 1), (2, 3), (1, 1)):
+            feed = random_feeds(b, k, S, seed=k)
+            np.testing.assert_allclose(runner.infer(feed)["logits"], reference_logits(**feed), rtol=1e-5, atol=1e-5)
+        assert [s["support_imgs"] for s in compiles] == [(1, 1, 3, S, S), (2, 3, 3, S, S)]
+        compiled = runner._requests.last.get_compiled_model()
+        assert [tuple(p.get_shape()) for p in compiled.inputs if "support_imgs" in p.get_names()] == [(1, 1, 3, S, S)]
+        runner.infer(random_feeds(1, 5, S))  # a third shape: (2, 3) was used least recently
+        runner.infer(random_feeds(2, 3, S))
+        assert len(compiles) == 4 and len(runner._requests) == 2
+
+
 def test_in_memory_model_and_split_pair_through_the_segmenter(graphs):
     import onnx
 
