@@ -12,11 +12,16 @@ What is written (``onnxruntime.quantization.quantize_static`` in QDQ format):
   (the histogram's entropy or percentile threshold for ``entropy`` / ``percentile``);
 - Conv weights per output channel (axis 0), s_W[c] = max|W[c]| / 127;
 - biases stay float (``QuantizeBias`` off: TensorRT adds them in its own precision);
-- only the Convs and the correlation MatMuls are quantized (:mod:`node_groups`); the
+- only the Convs and the correlation MatMuls are computed in INT8 (:mod:`node_groups`); the
   islands (mask resize, L2 normalisation, GroupNorm statistics, vote) and the learner's
   resize MatMuls stay float32. Conv outputs are quantized too, which is what lets
   onnxruntime fuse DQ -> Conv -> Q into one QLinearConv on the CPU, and what TensorRT
   fuses into its INT8 kernels.
+- the data-movement nodes between them (Reshape, Transpose, Slice, Split, Concat, the
+  correlation's ReLU) are quantized too where their values only go on into INT8 nodes
+  (``node_groups.int8_carried_nodes``): runtimes then move 8-bit numbers. OpenVINO ran the
+  400x400 query graph 13 % faster (124.8 -> 109 ms), onnxruntime about 6 % slower (245 ->
+  259 ms; 2 threads, static shapes, this project's AVX-512 CPU).
 
 Why onnxruntime's quantizer and not ModelOpt's ONNX PTQ: see the ``calibration`` package
 doc (it is measured there). Activation ranges are computed once per graph and kept in a
@@ -36,7 +41,7 @@ import numpy as np
 from ...errors import UserError
 
 METHODS = ("max", "entropy", "percentile")
-QUANTIZED_OPS = ("Conv", "MatMul")
+COMPUTE_OPS = ("Conv", "MatMul")
 
 
 def _calibration_method(method: str):
@@ -61,7 +66,7 @@ def quantize_int8(model, feeds: Optional[list], method: str = "max", nodes: Opti
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
 
     from ..onnx_graph import Inferred
-    from .node_groups import quantizable_groups
+    from .node_groups import CARRY_OPS, int8_carried_nodes, quantizable_groups
 
     calibrate = _calibration_method(method)
     if nodes is None:
@@ -69,6 +74,7 @@ def quantize_int8(model, feeds: Optional[list], method: str = "max", nodes: Opti
     nodes = list(nodes)
     if not nodes:
         raise UserError("nothing to quantize: the graph has no Conv or correlation MatMul outside the islands")
+    nodes += int8_carried_nodes(model, nodes)
     if feeds is not None and not feeds:
         raise UserError("no calibration episodes: INT8 needs at least one")
     extra = {
@@ -85,7 +91,7 @@ def quantize_int8(model, feeds: Optional[list], method: str = "max", nodes: Opti
         try:
             quantize_static(
                 str(source), str(out), FeedReader(feeds) if feeds is not None else None,
-                quant_format=QuantFormat.QDQ, op_types_to_quantize=list(QUANTIZED_OPS), per_channel=True,
+                quant_format=QuantFormat.QDQ, op_types_to_quantize=[*COMPUTE_OPS, *CARRY_OPS], per_channel=True,
                 activation_type=QuantType.QInt8, weight_type=QuantType.QInt8, nodes_to_quantize=nodes,
                 calibrate_method=calibrate, extra_options=extra,
                 calibration_cache_path=str(cache_path) if cache_path is not None else None,

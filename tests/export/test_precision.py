@@ -8,6 +8,8 @@ episodes of the synthetic training split).
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -82,6 +84,14 @@ def test_onnxruntime_runs_both_and_they_track_fp32(exported):
             assert (got.argmax(1) == ref.argmax(1)).mean() >= min_agree, precision
 
 
+def _source(producer, tensor):
+    """The node computing ``tensor``, looking through Q/DQ."""
+    node = producer[tensor]
+    while node.op_type in ("QuantizeLinear", "DequantizeLinear"):
+        node = producer[node.input[0]]
+    return node
+
+
 def test_int8_qdq_is_tensorrt_style(exported):
     from hsnet_deploy.export import check_onnx
     from hsnet_deploy.export.precision.node_groups import island_nodes, node_key
@@ -103,6 +113,11 @@ def test_int8_qdq_is_tensorrt_style(exported):
             axis = next((a.i for a in dq.attribute if a.name == "axis"), 1)
             assert scale.shape == (weight.shape[0],) and axis == 0
             assert producer[conv.input[0]].op_type == "DequantizeLinear"  # activations quantized too
+        if suffix != ".support":  # data moved between INT8 nodes moves as int8 (node_groups: carried nodes)
+            pivots = [n for n in model.graph.node if n.op_type == "Slice" and re.search(r"encoder_layer[234]\.0/", n.name)]
+            assert len(pivots) == 3 and all(producer[n.input[0]].op_type == "DequantizeLinear" for n in pivots)
+            relu = [n for n in model.graph.node if n.op_type == "Clip" and _source(producer, n.input[0]).op_type == "Concat"]
+            assert len(relu) == 3 and all(producer[n.input[0]].op_type == "DequantizeLinear" for n in relu)  # the correlation's
         islands = island_nodes(model)
         for node in model.graph.node:
             if node_key(node) in islands:
