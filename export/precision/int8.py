@@ -20,8 +20,8 @@ What is written (``onnxruntime.quantization.quantize_static`` in QDQ format):
 - the data-movement nodes between them (Reshape, Transpose, Slice, Split, Concat, the
   correlation's ReLU) are quantized too where their values only go on into INT8 nodes
   (``node_groups.int8_carried_nodes``): runtimes then move 8-bit numbers. OpenVINO ran the
-  400x400 query graph 13 % faster (124.8 -> 109 ms), onnxruntime about 6 % slower (245 ->
-  259 ms; 2 threads, static shapes, this project's AVX-512 CPU).
+  400x400 query graph about 12 % faster (124.8 -> 108.9 ms), onnxruntime 6-7 % slower
+  (245 -> 259 ms; 2 threads, static shapes, this project's AVX-512 CPU).
 
 Why onnxruntime's quantizer and not ModelOpt's ONNX PTQ: see the ``calibration`` package
 doc (it is measured there). Activation ranges are computed once per graph and kept in a

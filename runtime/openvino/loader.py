@@ -125,12 +125,12 @@ class OpenVinoLoader:
         """A compiled model: for the file's dynamic shapes, or for ``shapes`` (input name ->
         static shape); ``profiling`` adds PERF_COUNT (per-node times after a run)."""
         network, _ = self.network()
-        if shapes:
-            network = network.clone()
-            ports = {name: port for port in network.inputs for name in port.get_names()}
-            network.reshape({ports[name]: list(shape) for name, shape in shapes.items()})
         props = {**self.properties(), "PERF_COUNT": True} if profiling else self.properties()
         try:
+            if shapes:
+                network = network.clone()
+                ports = {name: port for port in network.inputs for name in port.get_names()}
+                network.reshape({ports[name]: list(shape) for name, shape in shapes.items()})
             return shared_core().compile_model(network, self.device, props)
         except Exception as err:  # noqa: BLE001
             raise UserError(f"OpenVINO cannot compile {self.source}: {_first_line(err)}") from None
