@@ -88,6 +88,12 @@ def test_the_compiled_model_cache_is_used(graphs, tmp_path):
     assert blobs, "OpenVINO wrote no cached blob"
     OpenVinoLoader(str(graphs), cache_dir=cache)()  # the second start reads it
     assert sorted(cache.iterdir()) == blobs
+    # what runs: one blob per static input shapes, read again by the next start
+    OpenVinoLoader(str(graphs), cache_dir=cache).requests().request_for(random_feeds(1, 1, S))
+    per_shape = sorted(cache.iterdir())
+    assert len(per_shape) == len(blobs) + 1
+    OpenVinoLoader(str(graphs), cache_dir=cache).requests().request_for(random_feeds(1, 1, S, seed=1))
+    assert sorted(cache.iterdir()) == per_shape
 
 
 def test_refusals_are_one_line(graphs, monkeypatch):
