@@ -64,6 +64,8 @@ def main(argv=None) -> int:
     parser.add_argument("--block", type=int, default=1, help="runs per configuration per round; the last is timed")
     parser.add_argument("--json")
     args = parser.parse_args(argv)
+    if args.block < 1 or args.iters < 1:
+        parser.error("--block and --iters must be at least 1")
 
     torch.set_num_threads(args.threads)
     episodes = SyntheticFewShot(seed=0, split="test", img_size=200, n_episodes=args.iters + 1)
