@@ -59,7 +59,7 @@ class OpenVinoProfile:
 
         from .onnxruntime_stages import node_stages
 
-        self.request = runner.loader.profiling_request()
+        self.request = runner.loader.requests(profiling=True)
         self.stage_of = stage_lookup(node_stages(onnx.load(str(runner.path), load_external_data=False)))
         self.runs: list[dict[str, float]] = []
 

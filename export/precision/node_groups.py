@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Mapping, Optional
 from ...runtime.graph_contract import KEY_IMG_SIZE, metadata_of
 
 if TYPE_CHECKING:  # onnx is imported by the functions that read graphs: learner_block needs none
+    import numpy as np
     import onnx
 
 MASK_RESIZE, L2_NORM, GROUP_NORM, VOTE = "mask resize", "l2 normalisation", "group norm", "vote"
@@ -186,11 +187,12 @@ def quantizable_groups(model: "onnx.ModelProto", shapes: Mapping[str, list]) -> 
 def int8_carried_nodes(model: "onnx.ModelProto", quantized) -> list[str]:
     """Node keys of the data-movement nodes to quantize along with the ``quantized``
     Convs / MatMuls (module doc), in graph order."""
-    from ..onnx_graph import consumers
+    from ..onnx_graph import constant_values, consumers
 
     graph = model.graph
     quantized, islands, users = set(quantized), island_nodes(model), consumers(graph)
     outputs = {o.name for o in graph.output}
+    constants = constant_values(graph) if any(n.op_type == "Clip" for n in graph.node) else {}
     carried: set[str] = set()
 
     def feeds_only_int8(node) -> bool:
@@ -201,25 +203,17 @@ def int8_carried_nodes(model: "onnx.ModelProto", quantized) -> list[str]:
     for node in reversed(graph.node):  # topological order: consumers are decided first
         key = node_key(node)
         if node.op_type in CARRY_OPS and key not in islands and key not in quantized and feeds_only_int8(node):
-            if node.op_type != "Clip" or _clips_at_zero_only(graph, node):
+            if node.op_type != "Clip" or _clips_at_zero_only(node, constants):
                 carried.add(key)
     return [node_key(n) for n in graph.node if node_key(n) in carried]
 
 
-def _clips_at_zero_only(graph: "onnx.GraphProto", node: "onnx.NodeProto") -> bool:
-    """A Clip(min=0) with no max: the ReLU HSNet's correlation applies (exact on int8)."""
-    import numpy as np
-    from onnx import numpy_helper
-
-    consts = {t.name: t for t in graph.initializer}
-    for n in graph.node:
-        if n.op_type == "Constant" and n.attribute and n.attribute[0].name == "value":
-            consts[n.output[0]] = n.attribute[0].t
+def _clips_at_zero_only(node: "onnx.NodeProto", constants: Mapping[str, "np.ndarray"]) -> bool:
+    """A Clip(min=0) with no max: the ReLU HSNet's correlation applies (exact on int8).
+    constants: ``onnx_graph.constant_values`` of the graph."""
     low, high = (list(node.input[1:]) + ["", ""])[:2]  # opset >= 11: the bounds are inputs
-    if high or low not in consts:
-        return False
-    value = np.asarray(numpy_helper.to_array(consts[low])).reshape(-1)
-    return value.size == 1 and float(value[0]) == 0.0
+    value = constants.get(low) if low and not high else None
+    return value is not None and value.size == 1 and float(value.reshape(-1)[0]) == 0.0
 
 
 def group_order(groups) -> list[str]:

@@ -136,14 +136,11 @@ class OpenVinoLoader:
             raise UserError(f"OpenVINO cannot compile {self.source}: {_first_line(err)}") from None
 
     def requests(self, profiling: bool = False) -> "ShapeRequests":
-        """Infer requests compiled per static input shapes, on first use (module doc)."""
+        """Infer requests compiled per static input shapes, on first use (module doc);
+        ``profiling``: second compiles with PERF_COUNT, per-node times of the last run
+        (``ShapeRequests.get_profiling_info``)."""
         self.network()
         return ShapeRequests(lambda shapes: self.compile(shapes, profiling))
-
-    def profiling_request(self) -> "ShapeRequests":
-        """Requests on second compiles of the same graph with the same properties plus
-        PERF_COUNT: per-node times of the last run (``get_profiling_info``)."""
-        return self.requests(profiling=True)
 
     def __call__(self):
         if self.compiled is None:
