@@ -91,6 +91,32 @@ class _ErrorStats:
         }
 
 
+class MaskAgreement:
+    """Pixel agreement and foreground IoU between pairs of binary masks, summed over pairs
+    (also what ``tools/research/openvino_agreement.py`` reports across backends)."""
+
+    def __init__(self) -> None:
+        self.agree = self.pixels = self.inter = self.union = self.differing = 0
+
+    def add(self, a: np.ndarray, b: np.ndarray) -> None:
+        fg_a, fg_b = a == 1, b == 1
+        equal = int((a == b).sum())
+        self.agree += equal
+        self.pixels += a.size
+        self.inter += int((fg_a & fg_b).sum())
+        self.union += int((fg_a | fg_b).sum())
+        self.differing += int(equal != a.size)  # pairs that differ anywhere
+
+    @property
+    def agreement(self) -> float:
+        return self.agree / max(self.pixels, 1)
+
+    @property
+    def iou(self):
+        """None when neither predicts any foreground."""
+        return self.inter / self.union if self.union else None
+
+
 class Comparison:
     """Accumulates the statistics of the module doc over episodes."""
 
@@ -100,7 +126,7 @@ class Comparison:
         self.logits = _ErrorStats(atol, rtol)
         self.masks = _ErrorStats(0.0, 0.0)
         self.miou_a, self.miou_b = MIoUAccumulator(class_ids), MIoUAccumulator(class_ids)
-        self.agree = self.pixels = self.inter = self.union = 0
+        self.agreement = MaskAgreement()
         self.episodes = 0
 
     def add(self, logits_a: np.ndarray, logits_b: np.ndarray, episode) -> None:
@@ -114,11 +140,7 @@ class Comparison:
         self.masks.add(pred_a, pred_b)
         self.miou_a.add(pred_a, truth, episode.class_id)
         self.miou_b.add(pred_b, truth, episode.class_id)
-        self.agree += int((pred_a == pred_b).sum())
-        self.pixels += pred_a.size
-        fg_a, fg_b = pred_a == 1, pred_b == 1
-        self.inter += int((fg_a & fg_b).sum())
-        self.union += int((fg_a | fg_b).sum())
+        self.agreement.add(pred_a, pred_b)
         self.episodes += 1
 
     def summary(self) -> dict:
@@ -128,8 +150,7 @@ class Comparison:
         return {
             "episodes": self.episodes, "atol": self.atol, "rtol": self.rtol, "max_outside": self.max_outside,
             "logits": logits,
-            "mask": {"agreement": self.agree / max(self.pixels, 1),
-                     "iou": self.inter / self.union if self.union else None,  # None: no foreground in either
+            "mask": {"agreement": self.agreement.agreement, "iou": self.agreement.iou,
                      "differing_pixels": masks["outside"], "non_finite": masks["non_finite"]},
             "miou_a": miou_a, "miou_b": miou_b, "delta_miou": miou_a - miou_b,
             "passed": bool(passed),

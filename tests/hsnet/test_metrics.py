@@ -136,3 +136,15 @@ def test_every_class_sampled_means_both_figures_agree():
     acc.add(np.array([[1, 1]]), np.array([[1, 1]]), 6)
     assert acc.classes_without_episodes() == 0 and acc.miou_sampled_classes() == acc.miou()
     assert math.isnan(MIoUAccumulator([1, 2]).miou_sampled_classes())  # nothing sampled yet
+
+
+def test_mask_agreement_by_hand():
+    """compare's and the backend-agreement tool's mask statistics: one accumulator."""
+    from hsnet_deploy.hsnet.evaluation.compare import MaskAgreement
+
+    masks = MaskAgreement()
+    assert masks.iou is None and masks.agreement == 0.0
+    a = np.array([[1, 1, 0, 0]], np.uint8)
+    masks.add(a, np.array([[1, 0, 0, 1]], np.uint8))  # 2 of 4 equal; fg: 1 shared of 3
+    masks.add(a, a.copy())  # identical: 4 of 4; fg 2 of 2
+    assert masks.agreement == 6 / 8 and masks.iou == 3 / 5 and masks.differing == 1

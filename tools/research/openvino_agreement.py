@@ -17,28 +17,22 @@ import argparse
 import json
 import sys
 
-import numpy as np
-
 
 def agreement(path: str, dataset, threads: int, progress: bool = True) -> dict:
+    from hsnet_deploy.hsnet.evaluation.compare import MaskAgreement
     from hsnet_deploy.runtime import RuntimeOptions, Segmenter
     from tqdm import tqdm
 
     options = {name: RuntimeOptions(device="cpu", threads=threads, **extra)
                for name, extra in (("onnxruntime", {}), ("openvino", {"onnx_backend": "openvino"}))}
-    equal = total = both = either = differing = 0
+    masks = MaskAgreement()
     with Segmenter.load(path, options=options["onnxruntime"]) as ort, \
             Segmenter.load(path, options=options["openvino"]) as ov:
         for i in tqdm(range(len(dataset)), desc=path, unit="episode", disable=not progress):
             ep = dataset.episode(i)  # generated on demand: 1000 episodes at 400x400 would hold ~1 GB
-            a, b = (s.segment(ep.query_image, ep.support_images, ep.support_masks).astype(bool) for s in (ort, ov))
-            equal += int((a == b).sum())
-            total += a.size
-            both += int((a & b).sum())
-            either += int((a | b).sum())
-            differing += int(not np.array_equal(a, b))
-    return {"file": path, "episodes": len(dataset), "pixel_agreement_pct": 100.0 * equal / total,
-            "foreground_iou_pct": 100.0 * both / max(either, 1), "episodes_with_any_difference": differing}
+            masks.add(*(s.segment(ep.query_image, ep.support_images, ep.support_masks) for s in (ort, ov)))
+    return {"file": path, "episodes": len(dataset), "pixel_agreement_pct": 100.0 * masks.agreement,
+            "foreground_iou_pct": 100.0 * (masks.iou or 0.0), "episodes_with_any_difference": masks.differing}
 
 
 def main(argv=None) -> int:
