@@ -125,7 +125,8 @@ class CostCounter(StageObserver):
         # Both branches as they run in the input's layout (its Conv2d children are not hooked).
         n, ch, *shape4d = native_dims(inputs[0].shape, _layout(inputs))
         out_ch, k = conv.conv1.out_channels, conv.conv1.kernel_size[0]
-        self.add(center_pivot_conv_cost(n, ch, out_ch, k, conv.support_stride, tuple(shape4d), _layout(inputs)))
+        out_layout = inputs[2] if len(inputs) > 2 else None
+        self.add(center_pivot_conv_cost(n, ch, out_ch, k, conv.support_stride, tuple(shape4d), _layout(inputs), out_layout))
 
 
 def _layout(inputs) -> str:

@@ -36,6 +36,7 @@ Layers, for a batch of N:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ def correlation_cost(batch: int, shots: int, layers: int, channels: int, query_h
     return Cost(2 * macs, moved)
 
 
-LAYOUT_VARIANTS = ("native", "support-grids", "query-grids-matrix", "query-grids-swap")
+LAYOUT_VARIANTS = ("native", "support-grids", "query-grids-matrix", "query-grids-swap", "support-channels-last", "support-grids-to-channels-last")
 
 
 def center_pivot_layout_elements(
@@ -104,7 +105,9 @@ def center_pivot_layout_elements(
 ) -> int:
     """Elements read + written by the slices, layout copies and the branch sum of a CP conv
     run as ``variant`` (hsnet.center_pivot_conv): a copy reads and writes each element, the
-    sum reads two and writes one, a grid swap is two block transposes."""
+    sum reads two and writes one, a grid swap is two block transposes. In
+    SUPPORT_CHANNELS_LAST the permutes at each conv's input and output are folded into the
+    conv by the runtimes (hsnet.grid_layout), so they move nothing of their own."""
     ha, wa, hb, wb = shape4d
     hb2, wb2 = -(-hb // stride), -(-wb // stride)
     pivots = batch * in_channels * ha * wa * hb2 * wb2
@@ -114,6 +117,10 @@ def center_pivot_layout_elements(
     support_grids = sliced + 2 * pivots + 2 * out + 3 * out  # pivots to NATIVE, the query result back, the sum
     if variant == "support-grids":
         return support_grids
+    if variant == "support-channels-last":
+        return sliced + 3 * out
+    if variant == "support-grids-to-channels-last":
+        return sliced + 2 * pivots + 3 * out  # only the pivots' move to NATIVE is a copy
     if variant == "query-grids-matrix":
         return sliced + 3 * out
     if variant == "query-grids-swap":
@@ -124,9 +131,11 @@ def center_pivot_layout_elements(
 
 
 def center_pivot_conv_cost(
-    batch: int, in_channels: int, out_channels: int, kernel: int, stride: int, shape4d: tuple[int, int, int, int], layout: str = "native"
+    batch: int, in_channels: int, out_channels: int, kernel: int, stride: int, shape4d: tuple[int, int, int, int], layout: str = "native",
+    out_layout: Optional[str] = None,
 ) -> Cost:
-    """Both branches of a center-pivot 4D conv as they execute in ``layout``, plus its copies.
+    """Both branches of a center-pivot 4D conv as they execute in ``layout`` (writing
+    ``out_layout``, default the same), plus its copies.
     In QUERY_GRIDS with Hb·Wb <= k² the support branch is the 1x1 support matrix: M'·O x M·C
     multiply-adds per query position (M = Hb·Wb, M' = Hb'·Wb'), fewer than the conv's."""
     from ..hsnet.center_pivot_conv import uses_support_matrix
@@ -135,6 +144,8 @@ def center_pivot_conv_cost(
     hb2, wb2 = conv_output_size(hb, kernel, stride), conv_output_size(wb, kernel, stride)
     query_branch = conv2d_cost(batch * hb2 * wb2, in_channels, out_channels, (kernel, kernel), (ha, wa), (ha, wa))
     variant = layout
+    if out_layout == "support-channels-last" and layout == "support-grids":
+        variant = "support-grids-to-channels-last"
     if layout == "query-grids":
         variant = "query-grids-matrix" if uses_support_matrix(hb, wb, kernel) else "query-grids-swap"
     if variant == "query-grids-matrix":

@@ -15,7 +15,8 @@ lands on: with padding k//2 and odd k, those are 0, s, 2s, ..., i.e. the strided
 ``x[..., ::s, ::s]`` (one ONNX Slice). Module names ``conv1`` / ``conv2`` follow the
 official checkpoints.
 
-The input may come in any of :mod:`grid_layout`'s layouts (the output has the same one):
+The input may come in any of :mod:`grid_layout`'s layouts (the output in the same one, but see
+SUPPORT_CHANNELS_LAST):
 
     NATIVE         the official formulation: each branch permutes its input in and its
                    result out (four copies; what the benchmark's baseline runs)
@@ -24,6 +25,20 @@ The input may come in any of :mod:`grid_layout`'s layouts (the output has the sa
                    there by a dilated Conv2d (below)
     QUERY_GRIDS    query branch free; support branch either as one 1x1 Conv2d over all
                    support positions at once (below), or moved to SUPPORT_GRIDS and back
+    SUPPORT_CHANNELS_LAST
+                   both branches read and write channels-last images, each through one
+                   NHWC <-> NCHW permute right at its Conv2d, which CPU runtimes fold into
+                   the conv (:mod:`grid_layout`); the query branch is the dilated Conv2d
+                   below on the (B, Ha, Wa·M', C) pivots. It also takes a SUPPORT_GRIDS
+                   input (``out_layout=SUPPORT_CHANNELS_LAST``): the first conv of each
+                   squeezing block, reading the correlation as it is written
+
+The two branch results are added as flat (B, Ha, Wa·M'·O) views: a Reshape that merges
+the channels moved by the permute into their neighbours cannot be swapped with the
+permute, so onnxruntime's transpose optimizer leaves each permute next to its Conv,
+where its NCHWc pass folds it. Split into 6-D views instead, the permutes were moved
+behind the Reshape and stayed real copies (HSNet's C1 squeezing block at 400x400, 2
+threads: onnxruntime 92 ms against 63 ms with the flat sum; OpenVINO 69 ms either way).
 
 In NATIVE (B, C, Ha, Wa, Hb', Wb') viewed as (B, C, Ha, Wa·M') with M' = Hb'·Wb', the
 query branch is one Conv2d with dilation (1, M') and padding (p, p·M'): along the merged
@@ -46,13 +61,21 @@ is used only while M <= k² (HSNet's mixing blocks at 400x400: M = 4, k² = 9).
 from __future__ import annotations
 
 import functools
+from typing import Optional
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .grid_layout import NATIVE, QUERY_GRIDS, SUPPORT_GRIDS, check_layout, swap_grids
+from .grid_layout import (
+    NATIVE,
+    QUERY_GRIDS,
+    SUPPORT_CHANNELS_LAST,
+    SUPPORT_GRIDS,
+    check_layout,
+    swap_grids,
+)
 
 
 @functools.lru_cache(maxsize=64)
@@ -85,12 +108,20 @@ class CenterPivotConv4d(nn.Module):
         self.conv2 = nn.Conv2d(in_channels, out_channels, kernel_size, stride=support_stride, padding=pad)  # support dims
         self.support_stride = support_stride
 
-    def forward(self, x: torch.Tensor, layout: str = NATIVE) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, layout: str = NATIVE, out_layout: Optional[str] = None) -> torch.Tensor:
+        """``x`` held in ``layout``; the result in ``out_layout`` (default: the same). Only
+        SUPPORT_GRIDS -> SUPPORT_CHANNELS_LAST changes layout on the way."""
+        out_layout = layout if out_layout is None else out_layout
+        if out_layout == SUPPORT_CHANNELS_LAST and layout in (SUPPORT_GRIDS, SUPPORT_CHANNELS_LAST):
+            return self._to_channels_last(x, layout)
+        check_layout(layout)
+        check_layout(out_layout)
+        if out_layout != layout:
+            raise ValueError(f"a center-pivot conv cannot go from {layout} to {out_layout}")
         if layout == SUPPORT_GRIDS:
             return self._on_support_grids(x)
         if layout == QUERY_GRIDS:
             return self._on_query_grids(x)
-        check_layout(layout)
         return self._on_native(x)
 
     def _on_native(self, x: torch.Tensor) -> torch.Tensor:
@@ -116,6 +147,30 @@ class CenterPivotConv4d(nn.Module):
         q = self._dilated_query_branch(pivots.reshape(-1, ch, ha, wa * hb2 * wb2), int(hb2) * int(wb2))  # (B, O, Ha, Wa*Hb'*Wb')
         q = q.reshape(-1, out_ch, ha, wa, hb2, wb2).permute(0, 2, 3, 1, 4, 5)  # (B, Ha, Wa, O, Hb', Wb')
         return q + v.reshape(-1, ha, wa, out_ch, hb2, wb2)
+
+    def _to_channels_last(self, x: torch.Tensor, layout: str) -> torch.Tensor:
+        # SUPPORT_GRIDS (B, Ha, Wa, C, Hb, Wb) or SUPPORT_CHANNELS_LAST (B, Ha, Wa, Hb, Wb, C)
+        #   -> SUPPORT_CHANNELS_LAST (B, Ha, Wa, Hb', Wb', O)
+        s = self.support_stride
+        if layout == SUPPORT_GRIDS:
+            _, ha, wa, ch, hb, wb = (int(d) for d in x.shape)
+            images = x.reshape(-1, ch, hb, wb)  # (B*Ha*Wa, C, Hb, Wb)
+            pivots = (x[..., ::s, ::s] if s > 1 else x).permute(0, 3, 1, 2, 4, 5)  # NATIVE (B, C, Ha, Wa, Hb', Wb')
+        else:
+            _, ha, wa, hb, wb, ch = (int(d) for d in x.shape)
+            images = x.reshape(-1, hb, wb, ch).permute(0, 3, 1, 2)  # NCHW view of (B*Ha*Wa, Hb, Wb, C)
+            pivots = x[:, :, :, ::s, ::s, :] if s > 1 else x  # (B, Ha, Wa, Hb', Wb', C)
+        v = self.conv2(images)  # (B*Ha*Wa, O, Hb', Wb')
+        out_ch, hb2, wb2 = (int(d) for d in v.shape[1:])
+        positions = hb2 * wb2
+        if layout == SUPPORT_GRIDS:
+            pivots = pivots.reshape(-1, ch, ha, wa * positions)  # (B, C, Ha, Wa*M')
+        else:
+            pivots = pivots.reshape(-1, ha, wa * positions, ch).permute(0, 3, 1, 2)  # NCHW view of (B, Ha, Wa*M', C)
+        q = self._dilated_query_branch(pivots, positions)  # (B, O, Ha, Wa*M')
+        flat = wa * positions * out_ch  # the sum on (B, Ha, Wa*Hb'*Wb'*O) views (module docstring)
+        total = q.permute(0, 2, 3, 1).reshape(-1, ha, flat) + v.permute(0, 2, 3, 1).reshape(-1, ha, flat)
+        return total.reshape(-1, ha, wa, hb2, wb2, out_ch)
 
     def _dilated_query_branch(self, x: torch.Tensor, positions: int) -> torch.Tensor:
         """``conv1`` over (Ha, Wa) of (B, C, Ha, Wa·M') at each of the M' support positions (module docstring)."""

@@ -16,6 +16,14 @@ logit error in a first export. Staged, the graph matches PyTorch to ~1e-6, and e
 is an op TensorRT handles plainly and a precision pass can keep in FP32 (TensorRT's
 InstanceNormalization, which PyTorch's exporter would emit, is inaccurate in FP16).
 
+In SUPPORT_CHANNELS_LAST the channels are innermost: the view is (B, P, Q, G, C/G) and
+the means go over Q, C/G, P in the same order. There the group statistics are first
+repeated to one value per channel (a (B, 1, 1, C) tensor), so each full-size subtraction,
+division and affine broadcasts one row of C numbers over the contiguous positions; the
+same operations broadcast per group on (.., G, C/G), with C/G as small as 4, made
+onnxruntime's C1 squeezing block 74 instead of 65 ms (400x400, 2 threads). Same values:
+each element still gets (x - mean_g) / sqrt(var_g + eps).
+
 ``GridGroupNorm`` is an ``nn.GroupNorm`` (same parameters, same state_dict keys); called
 without a layout it is exactly PyTorch's.
 """
@@ -25,7 +33,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .grid_layout import NATIVE
+from .grid_layout import NATIVE, SUPPORT_CHANNELS_LAST
 
 
 def staged_mean(t: torch.Tensor, axes: tuple[int, ...]) -> torch.Tensor:
@@ -39,6 +47,8 @@ class GridGroupNorm(nn.GroupNorm):
     def forward(self, x: torch.Tensor, layout: str = NATIVE) -> torch.Tensor:
         if layout == NATIVE:
             return super().forward(x)
+        if layout == SUPPORT_CHANNELS_LAST:
+            return self._channels_last(x)
         # (B, s1, s2, C, s3, s4): channels at axis 3 in both grid layouts
         b, s1, s2, ch, s3, s4 = x.shape
         groups = x.reshape(b, s1 * s2, self.num_groups, ch // self.num_groups, s3 * s4)  # (B, P, G, C/G, Q)
@@ -47,3 +57,21 @@ class GridGroupNorm(nn.GroupNorm):
         var = staged_mean(centered * centered, (4, 3, 1))
         normed = (centered / torch.sqrt(var + self.eps)).reshape(x.shape)  # (B, s1, s2, C, s3, s4)
         return normed * self.weight.reshape(ch, 1, 1) + self.bias.reshape(ch, 1, 1)
+
+    def _channels_last(self, x: torch.Tensor) -> torch.Tensor:
+        # (B, Ha, Wa, Hb, Wb, C)
+        _, s1, s2, s3, s4, ch = (int(d) for d in x.shape)
+        g = self.num_groups
+        rows = x.reshape(-1, s1 * s2, s3 * s4, ch)  # (B, P, Q, C)
+        mean = staged_mean(rows.reshape(-1, s1 * s2, s3 * s4, g, ch // g), (2, 4, 1))  # (B, 1, 1, G, 1)
+        centered = rows - per_channel(mean, ch)
+        squares = (centered * centered).reshape(-1, s1 * s2, s3 * s4, g, ch // g)
+        std = torch.sqrt(staged_mean(squares, (2, 4, 1)) + self.eps)  # (B, 1, 1, G, 1)
+        normed = centered / per_channel(std, ch)
+        return (normed * self.weight + self.bias).reshape(-1, s1, s2, s3, s4, ch)
+
+
+def per_channel(stat: torch.Tensor, channels: int) -> torch.Tensor:
+    """(B, 1, 1, G, 1) group statistics -> (B, 1, 1, C), each group's value repeated over its channels."""
+    groups = int(stat.shape[3])
+    return stat.expand(-1, 1, 1, groups, channels // groups).reshape(-1, 1, 1, channels)

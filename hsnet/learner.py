@@ -17,9 +17,11 @@ Average over the support dims, then the decoder:
 Block names and layer indices (CP convs at 0, 3, 6; GroupNorm at 1, 4, 7) follow the
 official checkpoints (``encoder_layer4`` = C3 ... ``decoder2``).
 
-Layouts (:mod:`grid_layout`): the squeezing blocks run in SUPPORT_GRIDS, where their
-strided support branch is a free reshape; each squeezed level (the smallest tensor of its
-level) is moved once to QUERY_GRIDS, where the mixing blocks' query branch, the
+Layouts (:mod:`grid_layout`): the squeezing blocks read the correlation in SUPPORT_GRIDS,
+where their strided support branch is a free reshape, and their first CP conv writes
+SUPPORT_CHANNELS_LAST, where the rest of the block runs with every permute folded into a
+conv; each squeezed level (the smallest tensor of its level) is moved once to QUERY_GRIDS
+(one block transpose), where the mixing blocks' query branch, the
 query-dim upsample (a plain 4-D bilinear resize over (B*Hb*Wb, C, Ha, Wa)) and the final
 mean over the support dims need no copy, and their tiny support grids go through one 1x1
 conv (``CenterPivotConv4d``). The numbers are the official computation's; only the order
@@ -29,13 +31,22 @@ NATIVE the way the official code does (the benchmark's baseline).
 
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from .center_pivot_conv import CenterPivotConv4d
 from .grid_group_norm import GridGroupNorm
-from .grid_layout import NATIVE, QUERY_GRIDS, SUPPORT_GRIDS, convert, native_dims
+from .grid_layout import (
+    NATIVE,
+    QUERY_GRIDS,
+    SUPPORT_CHANNELS_LAST,
+    SUPPORT_GRIDS,
+    convert,
+    native_dims,
+)
 
 SQUEEZE_OUT = (16, 64, 128)
 SQUEEZE_KERNELS = {"c3": (3, 3, 3), "c2": (5, 3, 3), "c1": (5, 5, 3)}
@@ -52,10 +63,17 @@ def building_block(in_channels: int, out_channels, kernels, strides) -> nn.Seque
     return nn.Sequential(*layers)
 
 
-def run_block(block: nn.Sequential, x: torch.Tensor, layout: str) -> torch.Tensor:
-    """[CP conv, GroupNorm, ReLU] x 3 on a correlation held in ``layout`` (same layout out)."""
+def run_block(block: nn.Sequential, x: torch.Tensor, layout: str, out_layout: Optional[str] = None) -> torch.Tensor:
+    """[CP conv, GroupNorm, ReLU] x 3 on a correlation held in ``layout``; the first CP conv
+    writes ``out_layout`` (default: the same) and the rest of the block runs there."""
     for layer in block:
-        x = layer(x) if isinstance(layer, nn.ReLU) else layer(x, layout)
+        if isinstance(layer, nn.ReLU):
+            x = layer(x)
+        elif isinstance(layer, nn.GroupNorm):
+            x = layer(x, layout)
+        else:  # a 4D conv: CenterPivotConv4d (or the dense one tools/research swaps in)
+            x = layer(x, layout, out_layout)
+            layout = layout if out_layout is None else out_layout
     return x
 
 
@@ -105,7 +123,7 @@ class HPNLearner(nn.Module):
         if self.official_layout:
             return tuple(run_block(block, convert(corr, layout, NATIVE), NATIVE) for block, corr in zip(blocks, (c3, c2, c1)))
         return tuple(
-            convert(run_block(block, convert(corr, layout, SUPPORT_GRIDS), SUPPORT_GRIDS), SUPPORT_GRIDS, QUERY_GRIDS)
+            convert(run_block(block, convert(corr, layout, SUPPORT_GRIDS), SUPPORT_GRIDS, SUPPORT_CHANNELS_LAST), SUPPORT_CHANNELS_LAST, QUERY_GRIDS)
             for block, corr in zip(blocks, (c3, c2, c1))
         )
 

@@ -74,6 +74,30 @@ def test_center_pivot_conv_flops_match_hand_count():
     assert cp(x).shape == (1, 4, 5, 5, 3, 3)
 
 
+def test_channels_last_center_pivot_conv_moves_only_its_slice_its_pivots_and_its_sum():
+    from hsnet_deploy.benchmarks.cost_formulas import center_pivot_layout_elements
+    from hsnet_deploy.hsnet.grid_layout import (
+        NATIVE,
+        SUPPORT_CHANNELS_LAST,
+        SUPPORT_GRIDS,
+        convert,
+    )
+
+    # C=2 -> O=4, stride 2 on (Ha, Wa, Hb, Wb) = (5, 5, 6, 6): pivots 2*25*9 = 450, output 4*25*9 = 900
+    sliced, pivots_to_native, total = 2 * 450, 2 * 450, 3 * 900
+    assert center_pivot_layout_elements(1, 2, 4, 2, (5, 5, 6, 6), "support-channels-last") == sliced + total
+    assert center_pivot_layout_elements(1, 2, 4, 2, (5, 5, 6, 6), "support-grids-to-channels-last") == sliced + pivots_to_native + total
+    cp = CenterPivotConv4d(2, 4, 3, support_stride=2)
+    x = torch.zeros(1, 2, 5, 5, 6, 6)
+    for layout in (SUPPORT_GRIDS, SUPPORT_CHANNELS_LAST):
+        counter = CostCounter(cp)
+        with torch.no_grad():
+            cp(convert(x, NATIVE, layout), layout, SUPPORT_CHANNELS_LAST)
+        counter.close()
+        assert counter.total == center_pivot_conv_cost(1, 2, 4, 3, 2, (5, 5, 6, 6), layout, SUPPORT_CHANNELS_LAST)
+        assert counter.total.flops == center_pivot_conv_cost(1, 2, 4, 3, 2, (5, 5, 6, 6)).flops  # same arithmetic
+
+
 def test_dense_conv4d_flops_and_equivalence_with_center_pivot():
     torch.manual_seed(0)
     for k, s in ((3, 1), (3, 2), (5, 4)):

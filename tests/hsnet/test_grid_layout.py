@@ -13,6 +13,7 @@ from hsnet_deploy.hsnet.grid_layout import (  # noqa: E402
     LAYOUTS,
     NATIVE,
     QUERY_GRIDS,
+    SUPPORT_CHANNELS_LAST,
     SUPPORT_GRIDS,
     convert,
     native_dims,
@@ -32,12 +33,18 @@ def test_layouts_round_trip_and_name_their_axes():
     # element (b, c, ha, wa, hb, wb) sits where each layout says
     assert convert(x, NATIVE, QUERY_GRIDS)[1, 5, 6, 2, 3, 4] == x[1, 2, 3, 4, 5, 6]
     assert convert(x, NATIVE, SUPPORT_GRIDS)[1, 3, 4, 2, 5, 6] == x[1, 2, 3, 4, 5, 6]
+    assert convert(x, NATIVE, SUPPORT_CHANNELS_LAST)[1, 3, 4, 5, 6, 2] == x[1, 2, 3, 4, 5, 6]
+    # the block-transpose move gives what the plain permute gives, both ways
+    cl = convert(x, NATIVE, SUPPORT_CHANNELS_LAST)
+    assert torch.equal(convert(cl, SUPPORT_CHANNELS_LAST, QUERY_GRIDS), cl.permute(permutation(SUPPORT_CHANNELS_LAST, QUERY_GRIDS)))
+    qg = convert(x, NATIVE, QUERY_GRIDS)
+    assert torch.equal(convert(qg, QUERY_GRIDS, SUPPORT_CHANNELS_LAST), qg.permute(permutation(QUERY_GRIDS, SUPPORT_CHANNELS_LAST)))
     assert permutation(SUPPORT_GRIDS, QUERY_GRIDS) == (0, 4, 5, 3, 1, 2)
     with pytest.raises(ValueError, match="unknown correlation layout"):
         convert(x, NATIVE, "channels-last")
 
 
-@pytest.mark.parametrize("layout", [SUPPORT_GRIDS, QUERY_GRIDS])
+@pytest.mark.parametrize("layout", [SUPPORT_GRIDS, QUERY_GRIDS, SUPPORT_CHANNELS_LAST])
 def test_grid_group_norm_equals_torch_group_norm(layout):
     g = torch.Generator().manual_seed(1)
     norm = GridGroupNorm(4, 16)
@@ -111,3 +118,63 @@ def test_an_unknown_layout_is_a_clear_error():
     conv = CenterPivotConv4d(2, 3, 3, 2)
     with pytest.raises(ValueError, match="unknown correlation layout 'nchw'"):
         conv(torch.zeros(1, 2, 3, 3, 4, 4), "nchw")
+    with pytest.raises(ValueError, match="unknown correlation layout 'nchw'"):
+        conv(torch.zeros(1, 2, 3, 3, 4, 4), NATIVE, "nchw")
+
+
+@pytest.mark.parametrize("src,dst", [(QUERY_GRIDS, SUPPORT_CHANNELS_LAST), (SUPPORT_CHANNELS_LAST, SUPPORT_GRIDS), (NATIVE, QUERY_GRIDS)])
+def test_a_center_pivot_conv_changes_layout_only_into_channels_last(src, dst):
+    conv = CenterPivotConv4d(2, 3, 3, 2)
+    with pytest.raises(ValueError, match=f"cannot go from {src} to {dst}"):
+        conv(convert(torch.zeros(1, 2, 3, 3, 4, 4), NATIVE, src), src, dst)
+
+
+@pytest.mark.parametrize("kernel,stride", [(3, 2), (5, 4), (3, 1)])
+def test_the_first_squeezing_conv_reads_support_grids_and_writes_channels_last(kernel, stride):
+    torch.manual_seed(kernel + stride)
+    conv = CenterPivotConv4d(3, 4, kernel, stride).double()
+    x = torch.randn(2, 3, 5, 6, 9, 7, dtype=torch.float64)  # NATIVE
+    expected = conv(x)  # the official formulation
+    got = conv(convert(x, NATIVE, SUPPORT_GRIDS), SUPPORT_GRIDS, SUPPORT_CHANNELS_LAST)
+    torch.testing.assert_close(convert(got, SUPPORT_CHANNELS_LAST, NATIVE), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_onnxruntime_folds_every_channels_last_permute_of_a_squeezing_block_into_its_convs(tmp_path):
+    """The exported squeezing block (SUPPORT_GRIDS in, SUPPORT_CHANNELS_LAST after its first conv):
+    after onnxruntime's optimisations the only Transpose left is the first conv's pivots moved
+    to NATIVE; every other NHWC <-> NCHW permute became a channels-last ReorderInput/Output of
+    an NCHWc conv (center_pivot_conv: the flat sum keeps the transpose optimizer from moving
+    the output permutes away from their convs)."""
+    ort = pytest.importorskip("onnxruntime")
+    onnx = pytest.importorskip("onnx")
+    from hsnet_deploy.hsnet.learner import building_block, run_block
+
+    torch.manual_seed(0)
+    block = building_block(4, (16, 64, 128), (5, 5, 3), (4, 4, 2)).eval()  # HSNet's C1 squeezing block
+
+    class Squeeze(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.block = block
+
+        def forward(self, corr):  # (1, Ha, Wa, L, Hb, Wb)
+            return run_block(self.block, corr, SUPPORT_GRIDS, SUPPORT_CHANNELS_LAST)
+
+    corr = torch.rand(1, 6, 5, 4, 26, 26)
+    path, optimized = tmp_path / "squeeze.onnx", tmp_path / "optimized.onnx"
+    with torch.no_grad():
+        expected = convert(run_block(block, convert(corr, SUPPORT_GRIDS, NATIVE), NATIVE), NATIVE, SUPPORT_CHANNELS_LAST)
+        torch.onnx.export(Squeeze(), (corr,), str(path), dynamo=False, opset_version=17, input_names=["corr"])
+    options = ort.SessionOptions()
+    options.optimized_model_filepath = str(optimized)
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    got = session.run(None, {"corr": corr.numpy()})[0]
+    torch.testing.assert_close(torch.from_numpy(got), expected, rtol=1e-4, atol=1e-4)
+    nodes = onnx.load(str(optimized)).graph.node
+    if not any(n.op_type == "ReorderInput" or n.op_type == "NchwcConv" for n in nodes):
+        pytest.skip("onnxruntime runs no NCHWc kernels on this CPU")
+    transposes = [[int(i) for i in n.attribute[0].ints] for n in nodes if n.op_type == "Transpose"]
+    assert transposes == [[0, 3, 1, 2, 4, 5]]  # the first conv's pivots, SUPPORT_GRIDS -> NATIVE
+    channels_last = [next(a.i for a in n.attribute if a.name == "channels_last") for n in nodes if n.op_type in ("ReorderInput", "ReorderOutput")]
+    # every reorder is a folded permute: the 6 branch outputs and both branch inputs of the 2nd and 3rd convs
+    assert channels_last == [1] * (6 + 4)

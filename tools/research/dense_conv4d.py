@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import math
+from typing import Optional
 
 import torch
 from hsnet_deploy.hsnet.center_pivot_conv import CenterPivotConv4d
@@ -51,10 +52,11 @@ class DenseConv4d(nn.Module):
         n, ch, *shape4d = dims
         return dense_conv4d_cost(n, ch, self.out_channels, self.kernel_size, self.support_stride, tuple(shape4d))
 
-    def forward(self, x: torch.Tensor, layout: str = NATIVE) -> torch.Tensor:
-        """x in ``layout`` (the learner's grid layouts too) -> the same layout."""
+    def forward(self, x: torch.Tensor, layout: str = NATIVE, out_layout: Optional[str] = None) -> torch.Tensor:
+        """x in ``layout`` (the learner's grid layouts too) -> ``out_layout`` (default: the same),
+        as the center-pivot conv it stands in for is called."""
         x = convert(x, layout, NATIVE)
-        return convert(self._native(x), NATIVE, layout)
+        return convert(self._native(x), NATIVE, layout if out_layout is None else out_layout)
 
     def _native(self, x: torch.Tensor) -> torch.Tensor:
         n, ch, ha, wa, hb, wb = x.shape  # (N, C, Ha, Wa, Hb, Wb)
