@@ -33,6 +33,8 @@ from .correlation import (
     l2_normalize_channels,
     level_correlation,
     mask_and_normalize,
+    query_rows,
+    stack_rows,
     support_grid_correlation,
 )
 from .grid_layout import NATIVE, SUPPORT_GRIDS
@@ -85,13 +87,27 @@ class HSNet(nn.Module):
             feats = self.backbone.hypercolumn_features(query_img)
         return self._levels([l2_normalize_channels(f) for f in feats], (b,))
 
+    def encode_query_rows(self, query_img: torch.Tensor):
+        """query_img (B, 3, H, W) -> per level, deepest first: (L_p x (B, h_p*w_p, C_p) normalised
+        rows, (h_p, w_p)), what :func:`support_grid_correlation` reads (no stacking)."""
+        _, _, h, w = query_img.shape
+        check_image_size(h, w, self.backbone_name)
+        with torch.no_grad():
+            feats = self.backbone.hypercolumn_features(query_img)
+        grids = [tuple(int(d) for d in f.shape[-2:]) for f in feats]
+        rows = [query_rows(l2_normalize_channels(f)) for f in feats]
+        l1, l2, l3 = split_levels(list(zip(rows, grids)), self.spec)
+        return tuple(([r for r, _ in level], level[0][1]) for level in (l3, l2, l1))
+
     def forward_with_support(self, query_img, support_c3, support_c2, support_c1) -> torch.Tensor:
         """query_img (B, 3, H, W) + cached support features -> logits (B, K, 2, H, W)."""
         b, _, h, w = query_img.shape
-        query = self.encode_query(query_img)
         support = (support_c3, support_c2, support_c1)
         layout = self.correlation_layout
-        pyramid = [self.correlate(q, s) for q, s in zip(query, support)]  # (B*K, ha, wa, L_p, hb, wb) in SUPPORT_GRIDS
+        if self.hpn_learner.official_layout:
+            pyramid = [self.correlate(q, s) for q, s in zip(self.encode_query(query_img), support)]  # NATIVE
+        else:  # (B*K, ha, wa, L_p, hb, wb) in SUPPORT_GRIDS, from the query's rows
+            pyramid = [support_grid_correlation(rows, grid, s) for (rows, grid), s in zip(self.encode_query_rows(query_img), support)]
         logits = self.hpn_learner(*pyramid, layout=layout)  # (B*K, 2, H/4, W/4)
         logits = F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=True)
         return logits.reshape(b, -1, 2, h, w)
@@ -105,7 +121,7 @@ class HSNet(nn.Module):
         """One pyramid level's correlation in ``correlation_layout``."""
         if self.hpn_learner.official_layout:
             return level_correlation(query, support)  # the official batched product, NATIVE
-        return support_grid_correlation(query, support)
+        return support_grid_correlation(stack_rows(query), query.shape[-2:], support)
 
     @contextlib.contextmanager
     def official_computation(self) -> Iterator["HSNet"]:

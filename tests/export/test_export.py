@@ -242,6 +242,11 @@ def test_query_graph_holds_only_query_backbone_correlation_and_learner(r50_split
     mask_weight_shapes = {s for n in (16, 8, 4) for s in ((n, 128), (128, n))}
     assert not any(tuple(t.dims) in mask_weight_shapes for t in query.initializer)
     assert any(tuple(t.dims) in mask_weight_shapes for t in onnx.load(str(r50_split["episode"])).graph.initializer)
+    # the query's features enter their products as rows (hsnet/correlation.py): no stacked level
+    # transposed as a whole and split again; the only Splits take the cached support levels apart
+    perms = [list(a.ints) for n in query.node if n.op_type == "Transpose" for a in n.attribute if a.name == "perm"]
+    assert [0, 1, 2, 4, 3] not in perms
+    assert sum(n.op_type == "Split" for n in query.node) == 3
 
 
 # ---------------------------------------------------------------- the parity trap (docs/protocol.md) at 400x400

@@ -100,6 +100,7 @@ def test_support_grid_correlation_eager_and_traced_forms_equal_the_official_prod
     official correlation, negative cosines clamped to 0, moved to SUPPORT_GRIDS."""
     from hsnet_deploy.hsnet.correlation import (
         level_correlation,
+        stack_rows,
         support_grid_correlation,
     )
 
@@ -107,8 +108,11 @@ def test_support_grid_correlation_eager_and_traced_forms_equal_the_official_prod
     q, s = torch.randn(2, 3, 8, 5, 6, generator=g), torch.randn(2, 3, 3, 8, 4, 7, generator=g)  # B=2, K=3, L=3
     official = level_correlation(q, s)  # (B*K, L, Ha, Wa, Hb, Wb)
     assert (official == 0).any() and (official > 0).any()
-    eager = support_grid_correlation(q, s)
-    traced = torch.jit.trace(support_grid_correlation, (q, s))(q, s)
+    def from_stack(query, support):
+        return support_grid_correlation(stack_rows(query), query.shape[-2:], support)
+
+    eager = from_stack(q, s)
+    traced = torch.jit.trace(from_stack, (q, s))(q, s)
     for got in (eager, traced):
         assert got.shape == (6, 5, 6, 3, 4, 7)
         torch.testing.assert_close(convert(got, SUPPORT_GRIDS, NATIVE), official)
