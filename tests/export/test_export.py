@@ -311,7 +311,8 @@ def test_resnet50_400_ragged_masks_logits_masks_and_correlation(r50_400, random_
     with torch.no_grad():
         support = model.encode_support(s, m)
         ref_logits = model.forward_with_support(q, *support).numpy()
-        ref_corr = support_grid_correlation(model.encode_query(q)[2], support[2]).numpy()
+        rows, grid = model.encode_query_rows(q)[2]  # C1
+        ref_corr = support_grid_correlation(rows, grid, support[2]).numpy()
     assert corr.shape == ref_corr.shape
     assert np.abs(corr - ref_corr).max() <= 1e-4  # cosine similarities in [0, 1]
     assert np.abs(logits - ref_logits).max() <= 1e-4 * np.abs(ref_logits).max()
