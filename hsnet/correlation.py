@@ -21,8 +21,9 @@ The query side enters as rows: each layer's normalised map (B, C, h, w) permuted
 (B, h·w, C) right where it is computed (:func:`query_rows`), the left operand of its
 product as it is. Stacking the layers into (B, L, C, h, w) first and transposing the
 stack, then splitting it again per product, was a Concat, a Transpose and a Split over
-every query feature; without them the 400x400 query graph ran 260 -> 245 ms in
-onnxruntime and 252 -> 238 ms in OpenVINO (2 threads), with identical logits. The stacks
+every query feature; without them the 400x400 query graph ran 258 -> 244 ms in
+onnxruntime and 247 -> 236 ms in OpenVINO (the run quoted in :mod:`grid_layout`), with
+identical logits. The stacks
 stay for the official order of work and the per-stage benchmark (:meth:`HSNet.correlate`).
 """
 

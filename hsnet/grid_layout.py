@@ -27,8 +27,9 @@ reorder), and both fold a Transpose between NHWC and NCHW placed right at a Conv
 or output into the conv itself (onnxruntime: ``ReorderInput``/``ReorderOutput`` with
 ``channels_last``; OpenVINO: its ``nspc`` convolution). So in SUPPORT_CHANNELS_LAST the
 permutes around the squeezing convs cost nothing, where SUPPORT_GRIDS paid a layout reorder
-on each side of every conv. Measured (400x400 query graph, 2 threads, AMD EPYC with AVX-512):
-onnxruntime 270 -> 258 ms, OpenVINO 267 -> 252 ms.
+on each side of every conv. Measured (the reference model's 400x400 query graph alone, 2
+threads, AMD EPYC with AVX-512, 12 rounds of 3 runs each, both backends and both graphs
+in one run): onnxruntime 268 -> 258 ms, OpenVINO 268 -> 247 ms.
 
 What a move costs depends on what stays contiguous. NATIVE <-> SUPPORT_GRIDS keeps the
 (Hb, Wb) block whole: a copy of contiguous runs. SUPPORT_GRIDS <-> QUERY_GRIDS exchanges
