@@ -37,20 +37,10 @@ from .grid_layout import NATIVE, SUPPORT_CHANNELS_LAST
 
 
 def staged_mean(t: torch.Tensor, axes: tuple[int, ...]) -> torch.Tensor:
-    """Mean over ``axes``, one axis at a time in the order given, keepdim (axis 0, the batch,
-    is never reduced). After each mean a Reshape drops the reduced axis: OpenVINO merges
-    directly consecutive ReduceMeans into one single-pass mean, which undid the staging
-    (the channels-last GroupNorm on HSNet's first C1 squeezing output: 5.6e-4 from a float64
-    reference in OpenVINO, 6e-6 with the Reshapes, 6e-6 in onnxruntime either way)."""
-    full = [-1] + [int(d) for d in t.shape[1:]]  # the batch stays dynamic
-    present = list(range(t.dim()))
+    """Mean over ``axes``, one axis at a time in the order given, keepdim."""
     for axis in axes:
-        position = present.index(axis)
-        t = t.mean(dim=position, keepdim=True)
-        present.pop(position)
-        t = t.reshape([full[a] for a in present])  # the kept axis dropped: rank changes
-        full[axis] = 1
-    return t.reshape(full)
+        t = t.mean(dim=axis, keepdim=True)
+    return t
 
 
 class GridGroupNorm(nn.GroupNorm):
