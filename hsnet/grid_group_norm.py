@@ -21,8 +21,17 @@ the means go over Q, C/G, P in the same order. There the group statistics are fi
 repeated to one value per channel (a (B, 1, 1, C) tensor), so each full-size subtraction,
 division and affine broadcasts one row of C numbers over the contiguous positions; the
 same operations broadcast per group on (.., G, C/G), with C/G as small as 4, made
-onnxruntime's C1 squeezing block 74 instead of 65 ms (400x400, 2 threads). Same values:
-each element still gets (x - mean_g) / sqrt(var_g + eps).
+onnxruntime's C1 squeezing block 104 instead of 92 ms (400x400, 2 threads, measured before
+the branch sums went flat; 74 instead of 65 ms with its transpose optimizer off). Same
+values: each element still gets (x - mean_g) / sqrt(var_g + eps).
+
+OpenVINO merges directly consecutive ReduceMeans into one single-pass mean. In the grid
+layouts that undoes part of the staging; in SUPPORT_CHANNELS_LAST all of it, and the first
+C1 GroupNorm is then 5.6e-4 from a float64 reference in OpenVINO (6e-6 in onnxruntime), so
+its FP32 masks equal onnxruntime's on 99.999 % of the pixels rather than 100 %. Keeping the
+means apart in OpenVINO (a rank-changing Reshape, or sums and divisions, between them)
+restored 6e-6 but made its 400x400 query graph 12 % slower, and reducing the outer axis
+first made onnxruntime 10 % slower; so the chain stays as it is (README, "OpenVINO").
 
 ``GridGroupNorm`` is an ``nn.GroupNorm`` (same parameters, same state_dict keys); called
 without a layout it is exactly PyTorch's.
