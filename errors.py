@@ -9,3 +9,10 @@ traceback.
 
 class UserError(Exception):
     """A problem with the user's input, reported as one clear line."""
+
+
+def first_line(err: BaseException, limit: int = 200) -> str:
+    """An exception's message as one line for a UserError: its first line (or its type's
+    name when it has no message), cut at ``limit`` characters."""
+    text = str(err).strip()
+    return (text.splitlines()[0] if text else type(err).__name__)[:limit]

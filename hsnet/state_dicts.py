@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from ..errors import UserError
+from ..errors import UserError, first_line
 from .backbone_features import BACKBONES
 
 _WRAPPER_KEYS = ("state_dict", "model", "model_state_dict")
@@ -31,8 +31,7 @@ def read_state_dict(path: str | os.PathLike, what: str = "checkpoint") -> dict[s
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, Exception) as err:  # noqa: BLE001
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise UserError(f"cannot read {what} {path}: not a PyTorch weight file, or truncated ({reason[:160]})") from None
+        raise UserError(f"cannot read {what} {path}: not a PyTorch weight file, or truncated ({first_line(err, 160)})") from None
     if isinstance(obj, dict):
         for key in _WRAPPER_KEYS:
             if key in obj and isinstance(obj[key], dict):

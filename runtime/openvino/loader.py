@@ -33,7 +33,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Optional, Union
 
-from ...errors import UserError
+from ...errors import UserError, first_line
 from ..loaders import (
     ModelSource,
     check_threads,
@@ -118,7 +118,7 @@ class OpenVinoLoader:
             try:
                 self._network = core.read_model(data if isinstance(data, str) else bytes(data))
             except Exception as err:  # noqa: BLE001 - OpenVINO raises RuntimeError for anything it cannot read
-                raise UserError(f"OpenVINO cannot read {self.source}: {_first_line(err)}") from None
+                raise UserError(f"OpenVINO cannot read {self.source}: {first_line(err)}") from None
         return self._network, self.metadata
 
     def compile(self, shapes: Optional[dict] = None, profiling: bool = False):
@@ -133,7 +133,7 @@ class OpenVinoLoader:
                 network.reshape({ports[name]: list(shape) for name, shape in shapes.items()})
             return shared_core().compile_model(network, self.device, props)
         except Exception as err:  # noqa: BLE001
-            raise UserError(f"OpenVINO cannot compile {self.source}: {_first_line(err)}") from None
+            raise UserError(f"OpenVINO cannot compile {self.source}: {first_line(err)}") from None
 
     def requests(self, profiling: bool = False) -> "ShapeRequests":
         """Infer requests compiled per static input shapes, on first use (module doc);
@@ -146,11 +146,6 @@ class OpenVinoLoader:
         if self.compiled is None:
             self.compiled = self.compile()
         return self.compiled, self.metadata
-
-
-def _first_line(err: Exception) -> str:
-    text = str(err).strip()
-    return (text.splitlines()[0] if text else type(err).__name__)[:200]
 
 
 class ShapeRequests:

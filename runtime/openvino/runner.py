@@ -15,7 +15,7 @@ from typing import Optional, Union
 
 import numpy as np
 
-from ...errors import UserError
+from ...errors import UserError, first_line
 from ..graph_contract import GRAPH_INPUTS, GRAPH_OUTPUTS, GraphInfo, check_io_names
 from ..loaders import ModelSource
 from ..runner import Runner, TensorSpec
@@ -71,8 +71,7 @@ class OpenVinoRunner(Runner):
         try:
             results = request.infer(feed, share_inputs=True)  # no copy of the (cached, large) support features
         except Exception as err:  # noqa: BLE001 - shape errors and the like come as RuntimeError
-            reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise UserError(f"{self.path}: OpenVINO inference failed: {reason[:200]}") from None
+            raise UserError(f"{self.path}: OpenVINO inference failed: {first_line(err)}") from None
         by_name = {_port_name(port): value for port, value in results.items()}
         # the request reuses its output buffers: copy, so a result outlives the next call
         return {name: np.array(by_name[name], copy=True) for name in self.outputs}
