@@ -43,6 +43,8 @@ block and the (Hb, Wb, C) block trade places (:func:`swap_blocks`).
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 NATIVE = "native"
@@ -99,16 +101,9 @@ def swap_blocks(x: torch.Tensor, leading: int) -> torch.Tensor:
     """(B, X..., Y...) -> (B, Y..., X...) with X the ``leading`` axes after B: one 2-D block
     transpose. SUPPORT_CHANNELS_LAST -> QUERY_GRIDS with X = (Ha, Wa), back with X = (Hb, Wb, C)."""
     first, rest = x.shape[1 : 1 + leading], x.shape[1 + leading :]
-    n_first, n_rest = _numel(first), _numel(rest)
+    n_first, n_rest = math.prod(int(d) for d in first), math.prod(int(d) for d in rest)
     y = x.reshape(-1, n_first, n_rest).transpose(1, 2)  # (B, prod Y, prod X)
     return y.reshape(-1, *rest, *first)
-
-
-def _numel(dims) -> int:
-    n = 1
-    for d in dims:
-        n *= int(d)
-    return n
 
 
 def native_dims(shape, layout: str) -> tuple[int, int, int, int, int, int]:
